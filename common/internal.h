@@ -1,0 +1,121 @@
+/* The library's internal interface: shared by its .c files, never installed.
+ * Internal symbols are prefixed mproc__ and hidden (-fvisibility=hidden). */
+#ifndef MPROC_INTERNAL_H
+#define MPROC_INTERNAL_H
+
+#include "config.h"
+
+#include <mproc.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+/* A private implementation struct must fit the public opaque one. */
+#define MPROC__FITS(impl, pub)                                                 \
+    _Static_assert(sizeof(impl) <= sizeof(pub) && _Alignof(impl) <= _Alignof(pub), \
+                   #impl " must fit in " #pub)
+
+/* ---- errors (error.c) ---- */
+/* Maps an errno from a system call to the library's code (negative). */
+int mproc__errno(int e);
+
+/* ---- deadlines (deadline.c) ----
+ * A timeout becomes an absolute CLOCK_MONOTONIC deadline once, at the start of
+ * an operation; every wait inside it uses what remains. */
+typedef struct {
+    enum { MPROC__FOREVER, MPROC__NOWAIT, MPROC__UNTIL } kind;
+    struct timespec at; /* for MPROC__UNTIL */
+} mproc__deadline_t;
+
+/* 0, MPROC_EINVAL (NaN). Huge timeouts count as forever. */
+int mproc__deadline_init(mproc__deadline_t *d, double timeout);
+/* 1 once the deadline has passed (always for NOWAIT, never for FOREVER). */
+int mproc__deadline_expired(const mproc__deadline_t *d);
+
+/* ---- thread ids (tid.c) ---- */
+/* The kernel thread id of the caller, cached per thread (reset across fork). */
+pid_t mproc__tid(void);
+
+/* ---- futex waiting (futex.c) ----
+ * Waits on 32-bit words in shared memory (non-private futexes). */
+/* Sleeps while *word == expected, until woken or the deadline. 0 (woken, the
+ * word differed, or a signal arrived: the caller re-checks its condition) or
+ * MPROC_ETIMEDOUT. */
+int mproc__futex_wait(_Atomic uint32_t *word, uint32_t expected, const mproc__deadline_t *d);
+/* Wakes up to n sleepers on word (INT32_MAX for all). */
+void mproc__futex_wake(_Atomic uint32_t *word, int n);
+
+/* A wait queue: a sequence counter that every wake-up bumps, and a count of
+ * sleepers so wakers skip the system call when nobody sleeps. Nothing is kept
+ * per waiter: a waiter killed while asleep leaves at most an inflated count
+ * behind (which costs a futex call per wake-up, never a lost one). */
+typedef struct {
+    _Atomic uint32_t seq;
+    _Atomic uint32_t sleepers;
+} mproc__waitq_t;
+
+/* Waiter protocol:  s = mproc__waitq_prepare(q); re-check the condition;
+ * if it still holds, mproc__waitq_sleep(q, s, d); loop; finally
+ * mproc__waitq_finish(q). A wake-up between prepare and sleep is not lost. */
+uint32_t mproc__waitq_prepare(mproc__waitq_t *q);
+int mproc__waitq_sleep(mproc__waitq_t *q, uint32_t seq, const mproc__deadline_t *d);
+void mproc__waitq_finish(mproc__waitq_t *q);
+/* Makes a state change visible to waiters (call after the change): bumps the
+ * sequence and wakes up to n sleepers. */
+void mproc__waitq_wake(mproc__waitq_t *q, int n);
+
+/* ---- robust process-shared mutexes (mutex.c) ---- */
+int mproc__mutex_init(pthread_mutex_t *m);
+/* 0, MPROC_ETIMEDOUT, or MPROC_EOWNERDEAD: acquired, the holder had died, and
+ * the mutex is already marked consistent again. */
+int mproc__mutex_lock(pthread_mutex_t *m, const mproc__deadline_t *d);
+/* 0 or MPROC_EPERM (not held by the caller). */
+int mproc__mutex_unlock(pthread_mutex_t *m);
+/* 0 or MPROC_EBUSY (held). */
+int mproc__mutex_destroy(pthread_mutex_t *m);
+/* Kernel tid of the live holder, 0 if free (or its holder died). */
+pid_t mproc__mutex_owner(pthread_mutex_t *m);
+
+/* The RLock's shared state; Condition embeds one as its lock. */
+struct mproc__rlock {
+    pthread_mutex_t mutex;
+    uint32_t depth; /* written only by the holder */
+};
+
+/* ---- names (name.c) ---- */
+#define MPROC__NAME_MAX 200
+/* Validates a user name and writes "/name" (with exactly one leading slash)
+ * to path, which holds MPROC__NAME_MAX + 2 bytes. 0 or MPROC_EINVAL. */
+int mproc__name_path(const char *name, char *path);
+/* Directory where the system keeps POSIX shared memory. */
+#define MPROC__SHM_DIR "/dev/shm"
+
+/* ---- segments (segment.c) ----
+ * Every object made by mproc_T_create lives in a segment: a header, then the
+ * payload. Named segments are built under a temporary name and renamed into
+ * place only when complete; opening checks the header. */
+enum mproc__type {
+    MPROC__TYPE_LOCK = 1,
+    MPROC__TYPE_RLOCK,
+    MPROC__TYPE_COND,
+    MPROC__TYPE_EVENT,
+    MPROC__TYPE_SEM,
+    MPROC__TYPE_BARRIER,
+};
+/* Initialises a fresh payload; returns 0 or a code (creation then fails). */
+typedef int (*mproc__init_fn)(void *payload, const void *arg);
+
+/* Maps a new segment of type `type` with a payload of `size` bytes, runs init
+ * on it, and (name != NULL) publishes it under name. *payload on success. */
+int mproc__segment_create(void **payload, const char *name, int type, size_t size,
+                          mproc__init_fn init, const void *arg);
+/* Maps an existing named segment; MPROC_ETYPE unless it is a complete segment
+ * of this type and layout whose payload is `size` bytes (size 0: any). */
+int mproc__segment_open(void **payload, const char *name, int type, size_t size);
+/* Unmaps a segment mapped by create/open in this process; MPROC_EINVAL if
+ * payload is not one (or not of this type). */
+int mproc__segment_close(void *payload, int type);
+
+#endif

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Runs every example and checks that it exits 0 and prints what its comment
+# promises. Run by `make check`.
+set -u
+dir=${top_builddir:-.}/examples
+fail=0
+
+expect() { # program, then lines that must appear in its output
+    prog=$1; shift
+    out=$("$dir/$prog" 2>&1); rc=$?
+    if [ $rc -ne 0 ]; then
+        echo "FAIL: $prog exited $rc"; echo "$out"; fail=1; return
+    fi
+    for line in "$@"; do
+        if ! printf '%s\n' "$out" | grep -qxF -- "$line"; then
+            echo "FAIL: $prog did not print: $line"; echo "$out"; fail=1
+        fi
+    done
+    echo "ok: $prog"
+}
+
+expect hello_lock "counter = 400000"
+expect cond_notify_all "threads: 5 released" "processes: 5 released"
+expect event_waiters "5 workers waiting" "set" "worker 1 went" "worker 5 went" "all 5 went"
+expect null_semaphore "released 1: 1 through" "released 2: 2 through" "released 3: 3 through"
+expect barrier_action "phase 1 done: 3 workers" "phase 2 done: 3 workers" "phase 3 done: 3 workers"
+expect demo "worker 2: killed (SIGKILL), as planned" "lock recoveries after a death: 1"
+out=$("$dir/demo" 2>&1)
+printf '%s\n' "$out" | grep -q "^primes below 2000000: 148933 (checked alone: 148933) - correct$" ||
+    { echo "FAIL: demo count"; fail=1; }
+exit $fail
