@@ -1,6 +1,7 @@
 /* Lock: a robust, process-shared, non-recursive mutex. */
 #include "internal.h"
 
+#include <errno.h>
 #include <string.h>
 
 struct lock_impl {
@@ -46,6 +47,16 @@ int mproc_lock_close(mproc_lock_t *l)
 
 int mproc_lock_acquire(mproc_lock_t *l, double timeout)
 {
+    if (timeout < 0) { /* the common case without a deadline to compute */
+        int r = pthread_mutex_lock(&IMPL(l)->mutex);
+        if (r == 0)
+            return 0;
+        if (r == EOWNERDEAD) {
+            pthread_mutex_consistent(&IMPL(l)->mutex);
+            return MPROC_EOWNERDEAD;
+        }
+        return -r;
+    }
     mproc__deadline_t d;
     int r = mproc__deadline_init(&d, timeout);
     if (r != 0)
@@ -55,7 +66,7 @@ int mproc_lock_acquire(mproc_lock_t *l, double timeout)
 
 int mproc_lock_release(mproc_lock_t *l)
 {
-    return mproc__mutex_unlock(&IMPL(l)->mutex);
+    return -pthread_mutex_unlock(&IMPL(l)->mutex);
 }
 
 int mproc_lock_locked(mproc_lock_t *l)

@@ -6,6 +6,7 @@
  * mistake the lock for its own. */
 #include "internal.h"
 
+#include <errno.h>
 #include <string.h>
 
 MPROC__FITS(struct mproc__rlock, mproc_rlock_t);
@@ -53,13 +54,27 @@ int mproc_rlock_acquire(mproc_rlock_t *l, double timeout)
     int r = mproc__deadline_init(&d, timeout);
     if (r != 0)
         return r;
-    if (mproc__mutex_owner(&rl->mutex) == mproc__tid()) {
+    /* Fast path: a free lock. trylock fails with EBUSY on a lock we hold
+     * (the mutex is not recursive), which the ownership check then sorts out. */
+    r = pthread_mutex_trylock(&rl->mutex);
+    if (r == 0) {
+        rl->depth = 1;
+        return 0;
+    }
+    if (r == EBUSY && mproc__mutex_owner(&rl->mutex) == mproc__tid()) {
         if (rl->depth == UINT32_MAX)
             return MPROC_EOVERFLOW;
         rl->depth++;
         return 0;
     }
-    r = mproc__mutex_lock(&rl->mutex, &d);
+    if (r == EBUSY)
+        r = mproc__mutex_lock(&rl->mutex, &d);
+    else if (r == EOWNERDEAD) {
+        pthread_mutex_consistent(&rl->mutex);
+        r = MPROC_EOWNERDEAD;
+    } else {
+        return -r;
+    }
     if (r == 0 || r == MPROC_EOWNERDEAD)
         rl->depth = 1; /* after a death, whatever depth the dead left is void */
     return r;
@@ -68,11 +83,18 @@ int mproc_rlock_acquire(mproc_rlock_t *l, double timeout)
 int mproc_rlock_release(mproc_rlock_t *l)
 {
     struct mproc__rlock *rl = IMPL(l);
-    if (mproc__mutex_owner(&rl->mutex) != mproc__tid())
-        return MPROC_EPERM;
-    if (--rl->depth == 0)
-        return mproc__mutex_unlock(&rl->mutex);
-    return 0;
+    /* At depth 1 the mutex's own ownership check suffices (robust mutexes
+     * refuse an unlock by another thread with EPERM); depth is then left as
+     * it is, since the next acquirer sets it. Deeper, only the owner may
+     * count down. Only the owner writes depth, so another thread's read of
+     * it can be stale, but then the mutex or the owner check refuses it. */
+    if (rl->depth > 1) {
+        if (mproc__mutex_owner(&rl->mutex) != mproc__tid())
+            return MPROC_EPERM;
+        rl->depth--;
+        return 0;
+    }
+    return mproc__mutex_unlock(&rl->mutex);
 }
 
 int mproc_rlock_owned(mproc_rlock_t *l)

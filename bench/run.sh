@@ -1,0 +1,14 @@
+#!/bin/sh
+# `make bench`: runs every benchmark program, then the Python baselines when
+# python3 is present. Usage: run.sh BUILDDIR SRCDIR
+builddir=${1:-.}; srcdir=${2:-.}
+echo "machine: $(nproc) cores, $(uname -sr), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
+echo "== synchronisation (bench/bench_sync) =="
+"$builddir/bench/bench_sync" || exit 1
+py=${PYTHON3:-python3}
+if command -v "$py" >/dev/null 2>&1; then
+    echo "== baseline: $($py --version 2>&1) =="
+    "$py" "$srcdir/bench/python_lock.py"
+else
+    echo "(python3 not found: Python baselines skipped)"
+fi
