@@ -50,6 +50,11 @@ int mproc__mutex_lock(pthread_mutex_t *m, const mproc__deadline_t *d)
 
 int mproc__mutex_unlock(pthread_mutex_t *m)
 {
+    /* glibc refuses another thread's unlock of a robust mutex too, but the
+     * check here keeps that promise explicit (and keeps sanitizers, which
+     * treat any foreign unlock as a bug, out of the way). */
+    if (mproc__mutex_owner(m) != mproc__tid())
+        return MPROC_EPERM;
     return -pthread_mutex_unlock(m);
 }
 

@@ -66,7 +66,7 @@ int mproc_lock_acquire(mproc_lock_t *l, double timeout)
 
 int mproc_lock_release(mproc_lock_t *l)
 {
-    return -pthread_mutex_unlock(&IMPL(l)->mutex);
+    return mproc__mutex_unlock(&IMPL(l)->mutex);
 }
 
 int mproc_lock_locked(mproc_lock_t *l)

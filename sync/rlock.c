@@ -83,18 +83,15 @@ int mproc_rlock_acquire(mproc_rlock_t *l, double timeout)
 int mproc_rlock_release(mproc_rlock_t *l)
 {
     struct mproc__rlock *rl = IMPL(l);
-    /* At depth 1 the mutex's own ownership check suffices (robust mutexes
-     * refuse an unlock by another thread with EPERM); depth is then left as
-     * it is, since the next acquirer sets it. Deeper, only the owner may
-     * count down. Only the owner writes depth, so another thread's read of
-     * it can be stale, but then the mutex or the owner check refuses it. */
+    /* Only the owner writes depth; at depth 1 it is left as it is, since the
+     * next acquirer sets it. */
+    if (mproc__mutex_owner(&rl->mutex) != mproc__tid())
+        return MPROC_EPERM;
     if (rl->depth > 1) {
-        if (mproc__mutex_owner(&rl->mutex) != mproc__tid())
-            return MPROC_EPERM;
         rl->depth--;
         return 0;
     }
-    return mproc__mutex_unlock(&rl->mutex);
+    return -pthread_mutex_unlock(&rl->mutex);
 }
 
 int mproc_rlock_owned(mproc_rlock_t *l)

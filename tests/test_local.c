@@ -49,6 +49,7 @@ static void *use_local(void *arg)
 
 START_TEST(each_thread_gets_its_own_initialised_block)
 {
+    inits = destroys = 0;
     ck_assert_int_eq(mproc_local_init(&local, sizeof(struct data), init_data, destroy_data), 0);
     struct data *mine = mproc_local_get(&local);
     ck_assert_ptr_nonnull(mine);
@@ -83,6 +84,7 @@ static void *park_with_block(void *arg)
 
 START_TEST(destroy_frees_the_blocks_of_live_threads)
 {
+    inits = destroys = 0;
     ck_assert_int_eq(mproc_local_init(&local, 64, init_data, destroy_data), 0);
     pthread_barrier_init(&parked, NULL, 3);
     pthread_t t[2];
