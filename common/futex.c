@@ -67,7 +67,12 @@ void mproc__waitq_finish(mproc__waitq_t *q)
 
 void mproc__waitq_wake(mproc__waitq_t *q, int n)
 {
+    /* With no sleeper counted, any waiter still to come counts itself after
+     * the caller's state change and so sees it when it re-checks: neither the
+     * bump nor the system call is needed (nor the cache line they would pull
+     * away from the other side). */
+    if (atomic_load(&q->sleepers) == 0)
+        return;
     atomic_fetch_add(&q->seq, 1);
-    if (atomic_load(&q->sleepers) != 0)
-        mproc__futex_wake(&q->seq, n);
+    mproc__futex_wake(&q->seq, n);
 }

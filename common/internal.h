@@ -103,6 +103,7 @@ enum mproc__type {
     MPROC__TYPE_EVENT,
     MPROC__TYPE_SEM,
     MPROC__TYPE_BARRIER,
+    MPROC__TYPE_QUEUE,
 };
 /* Initialises a fresh payload; returns 0 or a code (creation then fails). */
 typedef int (*mproc__init_fn)(void *payload, const void *arg);
@@ -114,6 +115,8 @@ int mproc__segment_create(void **payload, const char *name, int type, size_t siz
 /* Maps an existing named segment; MPROC_ETYPE unless it is a complete segment
  * of this type and layout whose payload is `size` bytes (size 0: any). */
 int mproc__segment_open(void **payload, const char *name, int type, size_t size);
+/* Payload bytes of a segment mapped by create/open. */
+size_t mproc__segment_payload_size(const void *payload);
 /* Unmaps a segment mapped by create/open in this process; MPROC_EINVAL if
  * payload is not one (or not of this type). */
 int mproc__segment_close(void *payload, int type);

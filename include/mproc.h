@@ -7,5 +7,6 @@
 #include <mproc/common.h>
 #include <mproc/sync.h>
 #include <mproc/process.h>
+#include <mproc/queue.h>
 
 #endif

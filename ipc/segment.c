@@ -249,6 +249,13 @@ fail:
     return r;
 }
 
+size_t mproc__segment_payload_size(const void *payload)
+{
+    const struct segment_header *base =
+        (const struct segment_header *)(const void *)((const char *)payload - HEADER_SIZE);
+    return (size_t)base->payload_size;
+}
+
 int mproc__segment_close(void *payload, int type)
 {
     if (payload == NULL)

@@ -60,7 +60,8 @@ extern "C" {
     X(EPROTO,          -5007,            "malformed frame or reply")                  \
     X(EKEY,            -5008,            "no such key")                               \
     X(EVALUE,          -5009,            "no such value")                             \
-    X(EINDEX,          -5010,            "index out of range")
+    X(EINDEX,          -5010,            "index out of range")                        \
+    X(ESHUTDOWN,       -5011,            "queue was shut down")
 
 enum {
 #define MPROC__ERROR_ENUM(name, value, message) MPROC_##name = (value),

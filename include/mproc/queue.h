@@ -1,0 +1,91 @@
+/* mproc/queue.h: message queues between threads and processes
+ * (queue.Queue, LifoQueue, PriorityQueue, multiprocessing.JoinableQueue).
+ * Include <mproc.h>, not this file.
+ *
+ * Messages are byte strings of 0 up to about `capacity` bytes, copied into a
+ * ring inside the queue's shared memory. A queue made with name NULL is
+ * shared with children forked afterwards; a named one is opened by any
+ * process with mproc_queue_open. All calls are safe from any thread of any
+ * process that has the queue open.
+ *
+ * Crash safety: a producer killed inside put (even while copying a large
+ * message) leaves the queue as if that put never started; a consumer killed
+ * inside get leaves its message either queued or gone, never half of it; a
+ * consumer killed while blocked in get takes no wake-up from another. */
+#ifndef MPROC_QUEUE_H
+#define MPROC_QUEUE_H
+
+#include <mproc/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mproc_queue mproc_queue_t;
+
+enum { MPROC_FIFO = 0, MPROC_LIFO = 1, MPROC_PRIORITY = 2 };
+
+typedef struct {
+    size_t maxsize;   /* most items at once; 0 = limited only by capacity */
+    size_t capacity;  /* bytes of message storage; 0 = 1 MiB; at most 1 GiB.
+                         Each message takes 32 bytes of bookkeeping plus its
+                         length rounded up to 8. */
+    int    order;     /* MPROC_FIFO (default), MPROC_LIFO, MPROC_PRIORITY */
+} mproc_queue_opts_t;     /* a zeroed struct, or NULL, means the defaults */
+
+/* Creates a queue. 0; MPROC_EINVAL (bad order, capacity over 1 GiB, bad
+ * name); MPROC_EEXIST; MPROC_ENOMEM; MPROC_EACCES. */
+MPROC_API int mproc_queue_create(mproc_queue_t **q, const char *name, const mproc_queue_opts_t *opts);
+/* Opens a named queue. 0, MPROC_EINVAL, MPROC_ENOENT, MPROC_EACCES,
+ * MPROC_ETYPE (not a queue of this layout version). */
+MPROC_API int mproc_queue_open(mproc_queue_t **q, const char *name);
+/* Unmaps the queue here; it lives on until unlinked and closed everywhere.
+ * 0, MPROC_EINVAL (not from create/open). */
+MPROC_API int mproc_queue_close(mproc_queue_t *q);
+
+/* Copies len bytes in as one message, waiting while there is no room (too
+ * many items, or too few free bytes). 0; MPROC_EFULL when no room came in
+ * time; MPROC_EMSGSIZE at once if the message could never fit; MPROC_ESHUTDOWN
+ * after mproc_queue_shutdown; MPROC_EINVAL (data NULL with len > 0, NaN
+ * timeout). */
+MPROC_API int mproc_queue_put(mproc_queue_t *q, const void *data, size_t len, double timeout);
+/* As put, with a priority: PRIORITY queues hand out the lowest priority
+ * first, and among equal priorities the earliest put first (stable). Other
+ * orders ignore the priority. put() means priority 0. */
+MPROC_API int mproc_queue_put_prio(mproc_queue_t *q, const void *data, size_t len,
+                                   int64_t priority, double timeout);
+/* Takes the next message (FIFO: oldest; LIFO: newest; PRIORITY: lowest
+ * priority) into buf, and its length into *len. 0; MPROC_EEMPTY when nothing
+ * came in time; MPROC_EMSGSIZE if it is longer than cap: *len is then the
+ * size needed and the message stays where it was; MPROC_ESHUTDOWN once a shut
+ * down queue is empty. */
+MPROC_API int mproc_queue_get(mproc_queue_t *q, void *buf, size_t cap, size_t *len, double timeout);
+/* As get into a buffer from malloc (free() it), exactly *len bytes long (at
+ * least 1 byte allocated). MPROC_ENOMEM leaves the message queued. */
+MPROC_API int mproc_queue_get_alloc(mproc_queue_t *q, void **data, size_t *len, double timeout);
+
+/* Marks one item taken by get as processed (JoinableQueue.task_done).
+ * 0; MPROC_EOVERFLOW (nothing changed) if called more often than put. */
+MPROC_API int mproc_queue_task_done(mproc_queue_t *q);
+/* Waits until every item ever put has been marked task_done.
+ * 0, MPROC_ETIMEDOUT. */
+MPROC_API int mproc_queue_join(mproc_queue_t *q, double timeout);
+
+/* Shuts the queue down (Python 3.13's Queue.shutdown): put fails with
+ * MPROC_ESHUTDOWN from now on; get goes on returning queued messages and fails
+ * with MPROC_ESHUTDOWN once the queue is empty. immediate != 0: the queued
+ * messages are dropped now (each counts as task_done, so join returns).
+ * Blocked callers wake up. Permanent. 0. */
+MPROC_API int mproc_queue_shutdown(mproc_queue_t *q, int immediate);
+
+/* Snapshots: items queued now; 1 if empty / full (maxsize reached), else 0;
+ * the maxsize it was created with (0: unbounded). */
+MPROC_API size_t mproc_queue_qsize(mproc_queue_t *q);
+MPROC_API int mproc_queue_empty(mproc_queue_t *q);
+MPROC_API int mproc_queue_full(mproc_queue_t *q);
+MPROC_API size_t mproc_queue_maxsize(mproc_queue_t *q);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,345 @@
+/* Queue: blocking put/get, task_done/join and shutdown over the storage of
+ * queue_store.c, with robust mutexes (one per side for FIFO) and three wait
+ * queues.
+ *
+ * Every change is committed by one store (see queue_store.h), so when a
+ * holder dies the next one rebuilds what is derived and goes on: no message
+ * is torn, none half-delivered. Wake-ups skip the system call when nobody
+ * sleeps; a caller that must wait first spins briefly outside the mutex,
+ * since on another core the other side is usually about to move. */
+#include "queue_store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IMPL(q) ((struct queue_shared *)(void *)(q))
+#define DEFAULT_CAPACITY (1u << 20)
+#define MAX_CAPACITY (1u << 30)
+#define SPIN_CHECKS 2000
+#define SPIN_LOCK_TRIES 2000
+
+struct create_args {
+    int order;
+    uint64_t maxsize;
+    uint32_t capacity, index_cap;
+};
+
+static int init_payload(void *payload, const void *arg)
+{
+    const struct create_args *a = arg;
+    struct queue_shared *q = payload;
+    queue_store_init(q, a->order, a->maxsize, a->capacity, a->index_cap);
+    int r = mproc__mutex_init(&q->put_mutex);
+    return r != 0 ? r : mproc__mutex_init(&q->get_mutex);
+}
+
+int mproc_queue_create(mproc_queue_t **q, const char *name, const mproc_queue_opts_t *opts)
+{
+    mproc_queue_opts_t o = { 0 };
+    if (opts != NULL)
+        o = *opts;
+    if (o.order < MPROC_FIFO || o.order > MPROC_PRIORITY || o.capacity > MAX_CAPACITY)
+        return MPROC_EINVAL;
+    struct create_args a = { .order = o.order, .maxsize = o.maxsize };
+    a.capacity = o.capacity == 0 ? DEFAULT_CAPACITY : (uint32_t)((o.capacity + 7) & ~(size_t)7);
+    if (a.capacity < 64)
+        a.capacity = 64; /* room for at least one small message */
+    if (o.order != MPROC_FIFO) {
+        /* an item takes at least 32 bytes, so capacity / 32 bounds the index */
+        uint64_t most = a.capacity / 32;
+        a.index_cap = (uint32_t)(o.maxsize != 0 && o.maxsize < most ? o.maxsize : most);
+    }
+    return mproc__segment_create((void **)q, name, MPROC__TYPE_QUEUE,
+                                 queue_store_size(a.capacity, a.index_cap), init_payload, &a);
+}
+
+int mproc_queue_open(mproc_queue_t **q, const char *name)
+{
+    int r = mproc__segment_open((void **)q, name, MPROC__TYPE_QUEUE, 0);
+    if (r == 0 && !queue_store_valid(IMPL(*q), mproc__segment_payload_size(*q))) {
+        mproc__segment_close(*q, MPROC__TYPE_QUEUE);
+        return MPROC_ETYPE;
+    }
+    return r;
+}
+
+int mproc_queue_close(mproc_queue_t *q)
+{
+    return mproc__segment_close(q, MPROC__TYPE_QUEUE);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Takes a mutex; after a holder's death, rebuilds the derived state. A
+ * mutex is held only for a copy and a few stores, so a caller finding it
+ * taken first spins (a futex sleep and wake-up would cost far more). */
+static void lock(struct queue_shared *q, pthread_mutex_t *m)
+{
+    int r = EBUSY;
+    for (int i = 0; i < SPIN_LOCK_TRIES && r == EBUSY; i++) {
+        if (mproc__mutex_owner(m) == 0)
+            r = pthread_mutex_trylock(m);
+        if (r == EBUSY)
+            cpu_relax();
+    }
+    if (r == EBUSY) {
+        mproc__deadline_t forever = { .kind = MPROC__FOREVER };
+        r = mproc__mutex_lock(m, &forever);
+    } else if (r == EOWNERDEAD) {
+        pthread_mutex_consistent(m);
+        r = MPROC_EOWNERDEAD;
+    }
+    if (r == MPROC_EOWNERDEAD) {
+        queue_store_recover(q);
+        /* whoever the dead one would have woken, wake now */
+        mproc__waitq_wake(&q->not_empty, INT32_MAX);
+        mproc__waitq_wake(&q->not_full, INT32_MAX);
+        mproc__waitq_wake(&q->all_done, INT32_MAX);
+    }
+}
+
+/* Sleeps on wq with mutex m dropped; returns with it held again.
+ * 0 or MPROC_ETIMEDOUT. */
+static int wait_unlocked(struct queue_shared *q, pthread_mutex_t *m, mproc__waitq_t *wq,
+                         const mproc__deadline_t *d)
+{
+    uint32_t seq = mproc__waitq_prepare(wq);
+    pthread_mutex_unlock(m);
+    int r = mproc__waitq_sleep(wq, seq, d);
+    mproc__waitq_finish(wq);
+    lock(q, m);
+    return r;
+}
+
+/* Spins a little while nothing is taken from the queue, outside the mutex:
+ * a full queue usually gets room within a microsecond or two. */
+static void spin_while_unchanged(struct queue_shared *q)
+{
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    for (int i = 0; i < SPIN_CHECKS && atomic_load_explicit(&q->head, memory_order_relaxed) == head; i++)
+        cpu_relax();
+}
+
+int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int64_t priority,
+                         double timeout)
+{
+    struct queue_shared *q = IMPL(queue);
+    mproc__deadline_t d;
+    int r = mproc__deadline_init(&d, timeout);
+    if (r != 0)
+        return r;
+    if (data == NULL && len > 0)
+        return MPROC_EINVAL;
+    if (len > queue_store_max_message(q))
+        return MPROC_EMSGSIZE;
+
+    pthread_mutex_t *m = queue_store_put_mutex(q);
+    int spun = 0;
+    lock(q, m);
+    for (;;) {
+        if (atomic_load(&q->shutdown)) {
+            r = MPROC_ESHUTDOWN;
+            break;
+        }
+        if (queue_store_has_room(q, len)) {
+            queue_store_put(q, data, len, priority);
+            pthread_mutex_unlock(m);
+            mproc__waitq_wake(&q->not_empty, 1);
+            return 0;
+        }
+        if (r == MPROC_ETIMEDOUT || d.kind == MPROC__NOWAIT) {
+            r = MPROC_EFULL;
+            break;
+        }
+        if (!spun) {
+            spun = 1;
+            pthread_mutex_unlock(m);
+            spin_while_unchanged(q);
+            lock(q, m);
+            continue;
+        }
+        r = wait_unlocked(q, m, &q->not_full, &d);
+    }
+    pthread_mutex_unlock(m);
+    return r;
+}
+
+int mproc_queue_put(mproc_queue_t *q, const void *data, size_t len, double timeout)
+{
+    return mproc_queue_put_prio(q, data, len, 0, timeout);
+}
+
+/* Spins a little while the queue is empty, outside the mutex: on another
+ * core a producer is usually about to put. */
+static void spin_while_empty(struct queue_shared *q)
+{
+    for (int i = 0; i < SPIN_CHECKS && queue_store_items(q) == 0; i++)
+        cpu_relax();
+}
+
+/* The body of get and get_alloc: *buf NULL means allocate. */
+static int get(struct queue_shared *q, void **buf, size_t cap, size_t *len, double timeout)
+{
+    mproc__deadline_t d;
+    int r = mproc__deadline_init(&d, timeout);
+    if (r != 0)
+        return r;
+    if (len == NULL)
+        return MPROC_EINVAL;
+
+    pthread_mutex_t *m = queue_store_get_mutex(q);
+    int spun = 0;
+    lock(q, m);
+    for (;;) {
+        if (queue_store_has_item(q)) {
+            struct queue_entry e;
+            const void *bytes = queue_store_peek(q, &e);
+            *len = e.len;
+            if (*buf == NULL) {
+                *buf = malloc(e.len > 0 ? e.len : 1);
+                if (*buf == NULL) {
+                    r = MPROC_ENOMEM;
+                    break;
+                }
+            } else if (e.len > cap) {
+                r = MPROC_EMSGSIZE; /* the message stays for a larger buffer */
+                break;
+            }
+            memcpy(*buf, bytes, e.len);
+            queue_store_take(q, &e);
+            pthread_mutex_unlock(m);
+            mproc__waitq_wake(&q->not_full, INT32_MAX);
+            return 0;
+        }
+        if (atomic_load(&q->shutdown)) {
+            r = MPROC_ESHUTDOWN;
+            break;
+        }
+        if (r == MPROC_ETIMEDOUT || d.kind == MPROC__NOWAIT) {
+            r = MPROC_EEMPTY;
+            break;
+        }
+        if (!spun) {
+            spun = 1;
+            pthread_mutex_unlock(m);
+            spin_while_empty(q);
+            lock(q, m);
+            continue;
+        }
+        r = wait_unlocked(q, m, &q->not_empty, &d);
+    }
+    pthread_mutex_unlock(m);
+    return r;
+}
+
+int mproc_queue_get(mproc_queue_t *q, void *buf, size_t cap, size_t *len, double timeout)
+{
+    if (buf == NULL && cap > 0)
+        return MPROC_EINVAL;
+    /* No buffer (cap 0) still takes a zero-length message: point at a dummy
+     * so that get() never mistakes it for a request to allocate. */
+    unsigned char nothing;
+    void *dest = buf != NULL ? buf : &nothing;
+    return get(IMPL(q), &dest, cap, len, timeout);
+}
+
+int mproc_queue_get_alloc(mproc_queue_t *q, void **data, size_t *len, double timeout)
+{
+    if (data == NULL)
+        return MPROC_EINVAL;
+    void *buf = NULL;
+    int r = get(IMPL(q), &buf, 0, len, timeout);
+    if (r == 0)
+        *data = buf;
+    return r;
+}
+
+int mproc_queue_task_done(mproc_queue_t *queue)
+{
+    /* No mutex: dones is one word, compared with the puts in the tail word
+     * (both modulo 2^32, so only their difference matters). */
+    struct queue_shared *q = IMPL(queue);
+    uint32_t dones = atomic_load(&q->dones);
+    do {
+        if (dones == queue_store_puts(q))
+            return MPROC_EOVERFLOW;
+    } while (!atomic_compare_exchange_weak(&q->dones, &dones, dones + 1));
+    if (dones + 1 == queue_store_puts(q))
+        mproc__waitq_wake(&q->all_done, INT32_MAX);
+    return 0;
+}
+
+int mproc_queue_join(mproc_queue_t *queue, double timeout)
+{
+    struct queue_shared *q = IMPL(queue);
+    mproc__deadline_t d;
+    int r = mproc__deadline_init(&d, timeout);
+    if (r != 0)
+        return r;
+    if (atomic_load(&q->dones) == queue_store_puts(q))
+        return 0;
+    uint32_t seq = mproc__waitq_prepare(&q->all_done);
+    for (;;) {
+        if (atomic_load(&q->dones) == queue_store_puts(q)) {
+            r = 0;
+            break;
+        }
+        if (r == MPROC_ETIMEDOUT)
+            break;
+        r = mproc__waitq_sleep(&q->all_done, seq, &d);
+        seq = atomic_load(&q->all_done.seq);
+    }
+    mproc__waitq_finish(&q->all_done);
+    return r;
+}
+
+int mproc_queue_shutdown(mproc_queue_t *queue, int immediate)
+{
+    struct queue_shared *q = IMPL(queue);
+    pthread_mutex_t *put = queue_store_put_mutex(q), *get = queue_store_get_mutex(q);
+    lock(q, put);
+    if (get != put)
+        lock(q, get);
+    if (immediate) {
+        /* each dropped item counts as done, as in Python */
+        uint32_t dropped = queue_store_drain(q);
+        atomic_fetch_add(&q->dones, dropped);
+    }
+    atomic_store(&q->shutdown, immediate ? SHUTDOWN_IMMEDIATE : SHUTDOWN_GRACEFUL);
+    if (get != put)
+        pthread_mutex_unlock(get);
+    pthread_mutex_unlock(put);
+    mproc__waitq_wake(&q->not_empty, INT32_MAX);
+    mproc__waitq_wake(&q->not_full, INT32_MAX);
+    mproc__waitq_wake(&q->all_done, INT32_MAX);
+    return 0;
+}
+
+size_t mproc_queue_qsize(mproc_queue_t *q)
+{
+    return queue_store_items(IMPL(q));
+}
+
+int mproc_queue_empty(mproc_queue_t *q)
+{
+    return queue_store_items(IMPL(q)) == 0;
+}
+
+int mproc_queue_full(mproc_queue_t *q)
+{
+    struct queue_shared *qs = IMPL(q);
+    return qs->maxsize != 0 && queue_store_items(qs) >= qs->maxsize;
+}
+
+size_t mproc_queue_maxsize(mproc_queue_t *q)
+{
+    return (size_t)IMPL(q)->maxsize;
+}

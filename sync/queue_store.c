@@ -1,0 +1,404 @@
+/* The queue's ring of records and its index. See queue_store.h for the two
+ * words, the locking, and what survives a crash.
+ *
+ * A record is a 32-byte header and the message padded to 8 bytes; it never
+ * wraps: the end of the ring is skipped (a PAD record, or fewer than 32 bytes
+ * that are skipped implicitly) and the record starts at offset 0. When the
+ * queue is empty the next record may move the head to offset 0 first, so a
+ * message of up to capacity - 32 bytes always fits an empty queue.
+ *
+ * FIFO gets take the record at the head. LIFO gets take the newest record,
+ * which ends at the tail, so the tail moves back. PRIORITY gets take any
+ * record: at either end the region shrinks, in the middle the record is
+ * marked FREE and its bytes come back once the head reaches it. */
+#include "queue_store.h"
+
+#include <string.h>
+
+enum { RECORD_LIVE = 1, RECORD_FREE = 2, RECORD_PAD = 3 };
+
+struct record {
+    uint32_t state;
+    uint32_t len;        /* message bytes */
+    uint32_t pad_before; /* bytes skipped at the ring's end before this record */
+    uint32_t reserved;
+    uint64_t seq;
+    int64_t prio;
+};
+#define RECORD_HEADER ((uint32_t)sizeof(struct record))
+_Static_assert(sizeof(struct record) == 32, "record header is 32 bytes");
+
+#define COUNT(word) ((uint32_t)((word) >> 32))
+#define OFFSET(word) ((uint32_t)(word))
+#define WORD(count, offset) ((uint64_t)(uint32_t)(count) << 32 | (uint32_t)(offset))
+
+static size_t align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+static uint32_t record_size(uint64_t len)
+{
+    return RECORD_HEADER + (uint32_t)((len + 7) & ~(uint64_t)7);
+}
+
+static unsigned char *ring_bytes(struct queue_shared *q)
+{
+    return (unsigned char *)q + q->ring_offset;
+}
+
+static struct record *record_at(struct queue_shared *q, uint32_t offset)
+{
+    return (struct record *)(void *)(ring_bytes(q) + offset);
+}
+
+static struct queue_entry *index_entries(struct queue_shared *q)
+{
+    return (struct queue_entry *)(void *)((unsigned char *)q + q->index_offset);
+}
+
+static uint64_t load(const _Atomic uint64_t *word)
+{
+    return atomic_load_explicit(word, memory_order_acquire);
+}
+
+static void publish(_Atomic uint64_t *word, uint64_t value)
+{
+    atomic_store_explicit(word, value, memory_order_release);
+}
+
+/* ---- layout ---- */
+
+size_t queue_store_size(uint32_t capacity, uint32_t index_cap)
+{
+    size_t index = align64(sizeof(struct queue_shared));
+    size_t ring = align64(index + (size_t)index_cap * sizeof(struct queue_entry));
+    return ring + capacity;
+}
+
+void queue_store_init(struct queue_shared *q, int order, uint64_t maxsize, uint32_t capacity,
+                      uint32_t index_cap)
+{
+    q->order = (uint32_t)order;
+    q->maxsize = maxsize;
+    q->capacity = capacity;
+    q->index_cap = index_cap;
+    q->index_offset = align64(sizeof(struct queue_shared));
+    q->ring_offset = align64(q->index_offset + (size_t)index_cap * sizeof(struct queue_entry));
+}
+
+int queue_store_valid(const struct queue_shared *q, size_t size)
+{
+    return q->order <= MPROC_PRIORITY && q->capacity % 8 == 0 && q->capacity >= 2 * RECORD_HEADER &&
+           (q->order == MPROC_FIFO) == (q->index_cap == 0) &&
+           q->index_offset == align64(sizeof(struct queue_shared)) &&
+           q->ring_offset == align64(q->index_offset + (size_t)q->index_cap * sizeof(struct queue_entry)) &&
+           queue_store_size(q->capacity, q->index_cap) == size;
+}
+
+pthread_mutex_t *queue_store_put_mutex(struct queue_shared *q)
+{
+    return &q->put_mutex;
+}
+
+pthread_mutex_t *queue_store_get_mutex(struct queue_shared *q)
+{
+    return q->order == MPROC_FIFO ? &q->get_mutex : &q->put_mutex;
+}
+
+uint32_t queue_store_items(const struct queue_shared *q)
+{
+    uint64_t head = load(&q->head); /* head first: the tail only grows meanwhile */
+    return COUNT(load(&q->tail)) - COUNT(head);
+}
+
+uint32_t queue_store_puts(const struct queue_shared *q)
+{
+    return COUNT(load(&q->tail));
+}
+
+size_t queue_store_max_message(const struct queue_shared *q)
+{
+    return q->capacity - RECORD_HEADER;
+}
+
+/* ---- placing a record ---- */
+
+/* Bytes in use between head and tail. */
+static uint32_t used_bytes(const struct queue_shared *q, uint64_t head, uint64_t tail)
+{
+    if (COUNT(tail) == COUNT(head))
+        return 0;
+    uint32_t h = OFFSET(head), t = OFFSET(tail);
+    return t > h ? t - h : q->capacity - h + t; /* equal offsets: full */
+}
+
+enum { NO_ROOM = 0, FITS = 1, FITS_AFTER_RESET = 2 };
+
+/* Where a record of `size` bytes goes: its offset and the bytes skipped at
+ * the ring's end first. FITS_AFTER_RESET: the queue is empty and the head
+ * must first move to offset 0. */
+static int place(const struct queue_shared *q, uint64_t head, uint64_t tail, uint32_t size,
+                 uint32_t *offset, uint32_t *pad)
+{
+    uint32_t cap = q->capacity, h = OFFSET(head), t = OFFSET(tail);
+    *pad = 0;
+    if (COUNT(tail) == COUNT(head)) { /* empty: start where the head is, or at 0 */
+        *offset = h;
+        if (size <= cap - h)
+            return FITS;
+        *offset = 0;
+        return size <= cap ? FITS_AFTER_RESET : NO_ROOM;
+    }
+    if (t > h) { /* not wrapped: room after the tail, or at 0 before the head */
+        *offset = t;
+        if (size <= cap - t)
+            return FITS;
+        *pad = cap - t;
+        *offset = 0;
+        return size <= h ? FITS : NO_ROOM;
+    }
+    *offset = t; /* wrapped (or full): the gap between tail and head */
+    return t < h && size <= h - t ? FITS : NO_ROOM;
+}
+
+/* 1 if there is room for a record of `size` bytes and one more item, as far
+ * as `head` shows. */
+static int room_with(struct queue_shared *q, uint64_t head, uint32_t size)
+{
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    uint32_t items = COUNT(tail) - COUNT(head), offset, pad;
+    if (q->maxsize != 0 && items >= q->maxsize)
+        return 0;
+    if (q->index_cap != 0 && q->index_len >= q->index_cap)
+        return 0;
+    return place(q, head, tail, size, &offset, &pad) != NO_ROOM;
+}
+
+int queue_store_has_room(struct queue_shared *q, size_t len)
+{
+    if (len > queue_store_max_message(q))
+        return 0;
+    uint32_t size = record_size(len);
+    /* The head only moves forward: the last look at it errs on the side of
+     * too little room, so look again only when it says no. */
+    if (room_with(q, q->head_seen, size))
+        return 1;
+    q->head_seen = load(&q->head);
+    return room_with(q, q->head_seen, size);
+}
+
+/* ---- the index: a stack (LIFO) or a binary heap on (prio, seq) ---- */
+
+static int before(const struct queue_entry *a, const struct queue_entry *b)
+{
+    return a->prio < b->prio || (a->prio == b->prio && a->seq < b->seq);
+}
+
+static void swap(struct queue_entry *a, struct queue_entry *b)
+{
+    struct queue_entry t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void index_add(struct queue_shared *q, const struct queue_entry *e)
+{
+    struct queue_entry *h = index_entries(q);
+    uint64_t i = q->index_len++;
+    h[i] = *e;
+    while (q->order == MPROC_PRIORITY && i > 0 && before(&h[i], &h[(i - 1) / 2])) {
+        swap(&h[i], &h[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+}
+
+static void index_remove_next(struct queue_shared *q)
+{
+    struct queue_entry *h = index_entries(q);
+    uint64_t n = --q->index_len;
+    if (q->order != MPROC_PRIORITY || n == 0)
+        return; /* LIFO: the top of the stack is simply dropped */
+    h[0] = h[n];
+    for (uint64_t i = 0;;) {
+        uint64_t least = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && before(&h[l], &h[least]))
+            least = l;
+        if (r < n && before(&h[r], &h[least]))
+            least = r;
+        if (least == i)
+            return;
+        swap(&h[i], &h[least]);
+        i = least;
+    }
+}
+
+/* ---- put ---- */
+
+void queue_store_put(struct queue_shared *q, const void *data, size_t len, int64_t prio)
+{
+    uint32_t size = record_size(len), offset, pad;
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    if (place(q, q->head_seen, tail, size, &offset, &pad) == FITS_AFTER_RESET) {
+        /* Empty, so no consumer moves the head now: restart it at 0. */
+        q->head_seen = WORD(COUNT(q->head_seen), 0);
+        publish(&q->head, q->head_seen);
+    }
+    if (pad >= RECORD_HEADER) {
+        struct record *skip = record_at(q, q->capacity - pad);
+        skip->state = RECORD_PAD;
+        skip->len = 0;
+    }
+    uint64_t seq = q->order == MPROC_FIFO ? COUNT(tail) : q->next_seq++;
+    struct record *r = record_at(q, offset);
+    r->state = RECORD_LIVE;
+    r->len = (uint32_t)len;
+    r->pad_before = pad;
+    r->seq = seq;
+    r->prio = prio;
+    if (len > 0)
+        memcpy(ring_bytes(q) + offset + RECORD_HEADER, data, len);
+    /* The commit: until this store the record lies outside the used region,
+     * so a producer killed above leaves no trace. */
+    publish(&q->tail, WORD(COUNT(tail) + 1, (offset + size) % q->capacity));
+    if (q->index_cap != 0) {
+        struct queue_entry e = { offset, (uint32_t)len, seq, prio };
+        index_add(q, &e);
+    }
+}
+
+/* ---- get ---- */
+
+int queue_store_has_item(struct queue_shared *q)
+{
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    /* The tail only grows: a last look that shows items is still true. */
+    if (COUNT(q->tail_seen) != COUNT(head))
+        return 1;
+    q->tail_seen = load(&q->tail);
+    return COUNT(q->tail_seen) != COUNT(head);
+}
+
+/* The first record at or after offset, past the skipped end of the ring. */
+static uint32_t skip_end(struct queue_shared *q, uint32_t offset)
+{
+    if (q->capacity - offset < RECORD_HEADER || record_at(q, offset)->state == RECORD_PAD)
+        return 0;
+    return offset;
+}
+
+const void *queue_store_peek(struct queue_shared *q, struct queue_entry *e)
+{
+    if (q->order == MPROC_FIFO) {
+        uint32_t offset = skip_end(q, OFFSET(atomic_load_explicit(&q->head, memory_order_relaxed)));
+        const struct record *r = record_at(q, offset);
+        *e = (struct queue_entry){ offset, r->len, r->seq, r->prio };
+    } else {
+        const struct queue_entry *h = index_entries(q);
+        *e = q->order == MPROC_LIFO ? h[q->index_len - 1] : h[0];
+    }
+    return ring_bytes(q) + e->offset + RECORD_HEADER;
+}
+
+/* The head moved past the record at `offset` and then over FREE records and
+ * skipped ends, stopping at the tail. */
+static uint32_t head_after(struct queue_shared *q, uint32_t offset, uint32_t tail_offset)
+{
+    uint32_t at = (offset + record_size(record_at(q, offset)->len)) % q->capacity;
+    while (at != tail_offset) {
+        uint32_t next = skip_end(q, at);
+        if (next != at) {
+            at = next;
+            continue;
+        }
+        const struct record *r = record_at(q, at);
+        if (r->state != RECORD_FREE)
+            break;
+        at = (at + record_size(r->len)) % q->capacity;
+    }
+    return at;
+}
+
+void queue_store_take(struct queue_shared *q, const struct queue_entry *e)
+{
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    uint32_t size = record_size(e->len), gets = COUNT(head) + 1;
+    if (q->order == MPROC_FIFO) {
+        publish(&q->head, WORD(gets, (e->offset + size) % q->capacity)); /* the commit */
+        return;
+    }
+    /* LIFO/PRIORITY, under the one mutex: the FREE mark is the commit; the
+     * words follow, and recovery redoes them if we die in between. */
+    struct record *r = record_at(q, e->offset);
+    __atomic_store_n(&r->state, RECORD_FREE, __ATOMIC_RELEASE);
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    uint32_t head_offset = OFFSET(head);
+    if (gets == COUNT(tail)) {
+        head_offset = OFFSET(tail); /* none left: all bytes come back */
+    } else if ((e->offset + size) % q->capacity == OFFSET(tail)) {
+        /* the newest record: the tail moves back over it (and its skipped end) */
+        uint32_t back = (e->offset + q->capacity - r->pad_before) % q->capacity;
+        publish(&q->tail, WORD(COUNT(tail), back));
+    } else if (skip_end(q, head_offset) == e->offset) {
+        head_offset = head_after(q, e->offset, OFFSET(tail));
+    }
+    publish(&q->head, WORD(gets, head_offset));
+    index_remove_next(q);
+}
+
+uint32_t queue_store_drain(struct queue_shared *q)
+{
+    uint64_t head = load(&q->head), tail = load(&q->tail);
+    publish(&q->head, WORD(COUNT(tail), OFFSET(tail)));
+    q->head_seen = q->tail_seen = tail;
+    q->index_len = 0;
+    return COUNT(tail) - COUNT(head);
+}
+
+/* ---- recovery ---- */
+
+void queue_store_recover(struct queue_shared *q)
+{
+    uint64_t head = load(&q->head), tail = load(&q->tail);
+    q->head_seen = head;
+    q->tail_seen = tail;
+    if (q->order == MPROC_FIFO)
+        return; /* each side commits with one store: nothing is derived */
+
+    /* Walk the used region: count the live records, rebuild the index, and
+     * find where the last live one ends. */
+    uint32_t used = used_bytes(q, head, tail), walked = 0, offset = OFFSET(head);
+    uint32_t live = 0, live_end = OFFSET(head);
+    q->index_len = 0;
+    while (walked < used) {
+        uint32_t at = skip_end(q, offset);
+        if (at != offset) {
+            walked += q->capacity - offset;
+            offset = 0;
+            continue;
+        }
+        const struct record *r = record_at(q, offset);
+        uint32_t size = record_size(r->len);
+        if ((r->state != RECORD_LIVE && r->state != RECORD_FREE) || size > used - walked)
+            break; /* cannot happen while the invariants hold; keep what is sound */
+        if (r->state == RECORD_LIVE && q->index_len < q->index_cap) {
+            struct queue_entry e = { offset, r->len, r->seq, r->prio };
+            index_add(q, &e);
+            if (r->seq >= q->next_seq)
+                q->next_seq = r->seq + 1;
+            live++;
+            live_end = (offset + size) % q->capacity;
+        }
+        walked += size;
+        offset = (offset + size) % q->capacity;
+    }
+    uint32_t puts = COUNT(tail);
+    if (live == 0) {
+        publish(&q->head, WORD(puts, OFFSET(tail)));
+    } else {
+        publish(&q->tail, WORD(puts, live_end));
+        publish(&q->head, WORD(puts - live, OFFSET(head)));
+    }
+    q->head_seen = load(&q->head);
+    q->tail_seen = load(&q->tail);
+}

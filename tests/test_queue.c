@@ -1,0 +1,625 @@
+/* Queue: orders, sizes, bounds, timeouts, task_done/join, shutdown, named
+ * queues, and producers and consumers killed with SIGKILL at random moments. */
+#include "helpers.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static mproc_queue_t *new_queue(size_t maxsize, size_t capacity, int order)
+{
+    mproc_queue_opts_t o = { .maxsize = maxsize, .capacity = capacity, .order = order };
+    mproc_queue_t *q;
+    ck_assert_int_eq(mproc_queue_create(&q, NULL, &o), 0);
+    return q;
+}
+
+static void put_int(mproc_queue_t *q, int v, int64_t prio)
+{
+    ck_assert_int_eq(mproc_queue_put_prio(q, &v, sizeof v, prio, 0), 0);
+}
+
+static int get_int(mproc_queue_t *q)
+{
+    int v;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_get(q, &v, sizeof v, &len, 0), 0);
+    ck_assert_uint_eq(len, sizeof v);
+    return v;
+}
+
+START_TEST(fifo_lifo_and_priority_orders)
+{
+    mproc_queue_t *fifo = new_queue(0, 0, MPROC_FIFO), *lifo = new_queue(0, 0, MPROC_LIFO),
+                  *prio = new_queue(0, 0, MPROC_PRIORITY);
+    for (int i = 1; i <= 4; i++) {
+        put_int(fifo, i, 0);
+        put_int(lifo, i, 0);
+    }
+    for (int i = 1; i <= 4; i++) {
+        ck_assert_int_eq(get_int(fifo), i);
+        ck_assert_int_eq(get_int(lifo), 5 - i);
+    }
+    /* lowest priority first: puts of 20, 78, 12, 45 come back 12, 20, 45, 78 */
+    int64_t prios[] = { 20, 78, 12, 45 };
+    for (int i = 0; i < 4; i++)
+        put_int(prio, (int)prios[i], prios[i]);
+    ck_assert_int_eq(get_int(prio), 12);
+    ck_assert_int_eq(get_int(prio), 20);
+    ck_assert_int_eq(get_int(prio), 45);
+    ck_assert_int_eq(get_int(prio), 78);
+    /* equal priorities: put order (stable), negative priorities first */
+    for (int i = 0; i < 6; i++)
+        put_int(prio, i, i % 2 ? 5 : -5);
+    int expect[] = { 0, 2, 4, 1, 3, 5 };
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(get_int(prio), expect[i]);
+    /* put() on a priority queue is priority 0 */
+    put_int(prio, 100, 1);
+    int v = 200;
+    ck_assert_int_eq(mproc_queue_put(prio, &v, sizeof v, 0), 0);
+    ck_assert_int_eq(get_int(prio), 200);
+    ck_assert_int_eq(get_int(prio), 100);
+    mproc_queue_close(fifo);
+    mproc_queue_close(lifo);
+    mproc_queue_close(prio);
+}
+END_TEST
+
+START_TEST(variable_lengths_zero_bytes_and_get_alloc)
+{
+    mproc_queue_t *q = new_queue(0, 4096, MPROC_FIFO);
+    ck_assert_int_eq(mproc_queue_put(q, NULL, 0, 0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "hello", 5, 0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "", 0, 0), 0);
+    char buf[16];
+    size_t len = 99;
+    ck_assert_int_eq(mproc_queue_get(q, NULL, 0, &len, 0), 0); /* a zero-length message */
+    ck_assert_uint_eq(len, 0);
+    void *data;
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 0), 0);
+    ck_assert_uint_eq(len, 5);
+    ck_assert_mem_eq(data, "hello", 5);
+    free(data);
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 0), 0);
+    ck_assert_uint_eq(len, 0);
+    free(data);
+    ck_assert_int_eq(mproc_queue_get(q, buf, sizeof buf, &len, 0), MPROC_EEMPTY);
+    ck_assert_int_eq(mproc_queue_put(q, NULL, 3, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_get(q, NULL, 5, &len, 0), MPROC_EINVAL);
+    mproc_queue_close(q);
+}
+END_TEST
+
+START_TEST(too_small_a_buffer_keeps_the_message)
+{
+    mproc_queue_t *q = new_queue(0, 0, MPROC_FIFO);
+    ck_assert_int_eq(mproc_queue_put(q, "0123456789", 10, 0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "next", 4, 0), 0);
+    char small[4], big[32];
+    size_t len = 0;
+    ck_assert_int_eq(mproc_queue_get(q, small, sizeof small, &len, 0), MPROC_EMSGSIZE);
+    ck_assert_uint_eq(len, 10);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 2);
+    ck_assert_int_eq(mproc_queue_get(q, big, sizeof big, &len, 0), 0);
+    ck_assert_uint_eq(len, 10);
+    ck_assert_mem_eq(big, "0123456789", 10);
+    ck_assert_int_eq(mproc_queue_get(q, big, sizeof big, &len, 0), 0);
+    ck_assert_mem_eq(big, "next", 4);
+    mproc_queue_close(q);
+}
+END_TEST
+
+START_TEST(messages_that_can_never_fit_are_emsgsize_at_once)
+{
+    mproc_queue_t *q = new_queue(0, 1024, MPROC_FIFO);
+    static char big[2048];
+    double t0 = now();
+    ck_assert_int_eq(mproc_queue_put(q, big, 1024, 5), MPROC_EMSGSIZE);
+    ck_assert_double_lt(now() - t0, 1.0);
+    ck_assert_int_eq(mproc_queue_put(q, big, 1024 - 32, 0), 0); /* the largest one fits */
+    ck_assert_int_eq(mproc_queue_put(q, big, 1, 0), MPROC_EFULL);
+    mproc_queue_close(q);
+}
+END_TEST
+
+START_TEST(maxsize_bounds_items_and_put_times_out)
+{
+    mproc_queue_t *q = new_queue(2, 0, MPROC_FIFO);
+    ck_assert_uint_eq(mproc_queue_maxsize(q), 2);
+    ck_assert_int_eq(mproc_queue_empty(q), 1);
+    put_int(q, 1, 0);
+    put_int(q, 2, 0);
+    ck_assert_int_eq(mproc_queue_full(q), 1);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 2);
+    int v = 3;
+    ck_assert_int_eq(mproc_queue_put(q, &v, sizeof v, 0), MPROC_EFULL);
+    double t0 = now();
+    ck_assert_int_eq(mproc_queue_put(q, &v, sizeof v, 0.1), MPROC_EFULL);
+    ck_assert_double_ge(now() - t0, 0.095);
+    ck_assert_int_eq(get_int(q), 1);
+    ck_assert_int_eq(mproc_queue_full(q), 0);
+    ck_assert_int_eq(mproc_queue_put(q, &v, sizeof v, 0), 0);
+    size_t len;
+    ck_assert_int_eq(get_int(q), 2);
+    ck_assert_int_eq(get_int(q), 3);
+    t0 = now();
+    ck_assert_int_eq(mproc_queue_get(q, &v, sizeof v, &len, 0.1), MPROC_EEMPTY);
+    ck_assert_double_ge(now() - t0, 0.095);
+    mproc_queue_close(q);
+}
+END_TEST
+
+/* A model of the queue in plain memory, to compare a long random run against. */
+struct model {
+    int order;
+    int n;
+    struct { int64_t prio; uint64_t seq; size_t len; unsigned char fill; } items[4096];
+    uint64_t seq;
+};
+
+static int model_next(struct model *m)
+{
+    int best = 0;
+    if (m->order == MPROC_FIFO)
+        return 0;
+    if (m->order == MPROC_LIFO)
+        return m->n - 1;
+    for (int i = 1; i < m->n; i++)
+        if (m->items[i].prio < m->items[best].prio ||
+            (m->items[i].prio == m->items[best].prio && m->items[i].seq < m->items[best].seq))
+            best = i;
+    return best;
+}
+
+static void random_run(int order)
+{
+    mproc_queue_t *q = new_queue(0, 8192, order);
+    static struct model m;
+    memset(&m, 0, sizeof m);
+    m.order = order;
+    unsigned seed = 99;
+    static unsigned char buf[8192], out[8192];
+    for (int step = 0; step < 20000; step++) {
+        if (rand_r(&seed) % 100 < 52) {
+            size_t len = (size_t)(rand_r(&seed) % (rand_r(&seed) % 8 == 0 ? 3000 : 200));
+            int64_t prio = rand_r(&seed) % 7;
+            unsigned char fill = (unsigned char)rand_r(&seed);
+            memset(buf, fill, len);
+            int r = mproc_queue_put_prio(q, buf, len, prio, 0);
+            if (r == MPROC_EFULL)
+                continue;
+            ck_assert_int_eq(r, 0);
+            m.items[m.n].prio = prio;
+            m.items[m.n].seq = m.seq++;
+            m.items[m.n].len = len;
+            m.items[m.n].fill = fill;
+            m.n++;
+        } else {
+            size_t len;
+            int r = mproc_queue_get(q, out, sizeof out, &len, 0);
+            if (m.n == 0) {
+                ck_assert_int_eq(r, MPROC_EEMPTY);
+                continue;
+            }
+            ck_assert_int_eq(r, 0);
+            int i = model_next(&m);
+            ck_assert_uint_eq(len, m.items[i].len);
+            for (size_t k = 0; k < len; k++)
+                ck_assert_int_eq(out[k], m.items[i].fill);
+            memmove(&m.items[i], &m.items[i + 1], (size_t)(m.n - i - 1) * sizeof m.items[0]);
+            m.n--;
+        }
+        ck_assert_uint_eq(mproc_queue_qsize(q), (size_t)m.n);
+    }
+    /* drained, the whole capacity is free again: the largest message fits */
+    size_t len;
+    while (mproc_queue_get(q, out, sizeof out, &len, 0) == 0)
+        ;
+    ck_assert_int_eq(mproc_queue_put(q, buf, 8192 - 32, 0), 0);
+    mproc_queue_close(q);
+}
+
+START_TEST(a_long_random_run_matches_a_model)
+{
+    random_run(_i);
+}
+END_TEST
+
+static int get_one(void *arg)
+{
+    int v;
+    size_t len;
+    if (mproc_queue_get(arg, &v, sizeof v, &len, 8) != 0)
+        return 1;
+    return v == 42 ? 0 : 2;
+}
+
+START_TEST(get_blocks_until_another_process_puts)
+{
+    mproc_queue_t *q = new_queue(0, 0, MPROC_FIFO);
+    pid_t kid = fork_child(get_one, q);
+    ck_assert(wait_sleeping(kid, 5));
+    put_int(q, 42, 0);
+    ck_assert_int_eq(wait_child(kid, 5), 0);
+    mproc_queue_close(q);
+}
+END_TEST
+
+START_TEST(a_killed_blocked_consumer_does_not_swallow_the_wakeup)
+{
+    mproc_queue_t *q = new_queue(0, 0, MPROC_FIFO);
+    pid_t doomed = fork_child(get_one, q);
+    ck_assert(wait_sleeping(doomed, 5));
+    pid_t live = fork_child(get_one, q);
+    ck_assert(wait_sleeping(live, 5));
+    kill_child(doomed);
+    double t0 = now();
+    put_int(q, 42, 0);
+    ck_assert_int_eq(wait_child(live, 5), 0);
+    ck_assert_double_lt(now() - t0, 2.0);
+    mproc_queue_close(q);
+}
+END_TEST
+
+static int work_and_mark_done(void *arg)
+{
+    for (int i = 0; i < 3; i++) {
+        int v;
+        size_t len;
+        if (mproc_queue_get(arg, &v, sizeof v, &len, 5) != 0)
+            return 1;
+        if (mproc_queue_task_done(arg) != 0)
+            return 2;
+    }
+    return 0;
+}
+
+START_TEST(join_waits_for_task_done_across_processes)
+{
+    mproc_queue_t *q = new_queue(0, 0, MPROC_FIFO);
+    ck_assert_int_eq(mproc_queue_join(q, 0), 0); /* nothing put yet */
+    ck_assert_int_eq(mproc_queue_task_done(q), MPROC_EOVERFLOW);
+    for (int i = 0; i < 6; i++)
+        put_int(q, i, 0);
+    ck_assert_int_eq(mproc_queue_join(q, 0.05), MPROC_ETIMEDOUT);
+    pid_t a = fork_child(work_and_mark_done, q), b = fork_child(work_and_mark_done, q);
+    ck_assert_int_eq(mproc_queue_join(q, 10), 0);
+    ck_assert_int_eq(wait_child(a, 5), 0);
+    ck_assert_int_eq(wait_child(b, 5), 0);
+    ck_assert_int_eq(mproc_queue_task_done(q), MPROC_EOVERFLOW);
+    ck_assert_int_eq(mproc_queue_join(q, 0), 0);
+    mproc_queue_close(q);
+}
+END_TEST
+
+static int get_expect_shutdown(void *arg)
+{
+    int v;
+    size_t len;
+    return mproc_queue_get(arg, &v, sizeof v, &len, 10) == MPROC_ESHUTDOWN ? 0 : 1;
+}
+
+START_TEST(shutdown_lets_gets_drain_then_fails_them)
+{
+    mproc_queue_t *q = new_queue(0, 0, MPROC_FIFO);
+    pid_t blocked = fork_child(get_expect_shutdown, q);
+    ck_assert(wait_sleeping(blocked, 5));
+    ck_assert_int_eq(mproc_queue_shutdown(q, 0), 0);
+    ck_assert_int_eq(wait_child(blocked, 5), 0);
+    /* graceful: what is queued stays gettable... */
+    mproc_queue_t *q2 = new_queue(0, 0, MPROC_FIFO);
+    put_int(q2, 1, 0);
+    put_int(q2, 2, 0);
+    ck_assert_int_eq(mproc_queue_shutdown(q2, 0), 0);
+    int v = 3;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_put(q2, &v, sizeof v, 0), MPROC_ESHUTDOWN);
+    ck_assert_int_eq(get_int(q2), 1);
+    ck_assert_int_eq(get_int(q2), 2);
+    ck_assert_int_eq(mproc_queue_get(q2, &v, sizeof v, &len, 1), MPROC_ESHUTDOWN);
+    mproc_queue_close(q);
+    mproc_queue_close(q2);
+}
+END_TEST
+
+static int put_expect_shutdown(void *arg)
+{
+    int v = 7;
+    return mproc_queue_put(arg, &v, sizeof v, 10) == MPROC_ESHUTDOWN ? 0 : 1;
+}
+
+START_TEST(immediate_shutdown_drops_items_and_releases_join)
+{
+    mproc_queue_t *q = new_queue(2, 0, MPROC_FIFO);
+    put_int(q, 1, 0);
+    put_int(q, 2, 0);
+    pid_t putter = fork_child(put_expect_shutdown, q); /* blocked: the queue is full */
+    ck_assert(wait_sleeping(putter, 5));
+    ck_assert_int_eq(mproc_queue_shutdown(q, 1), 0);
+    ck_assert_int_eq(wait_child(putter, 5), 0);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+    ck_assert_int_eq(mproc_queue_join(q, 0), 0);
+    int v;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_get(q, &v, sizeof v, &len, 0), MPROC_ESHUTDOWN);
+    mproc_queue_close(q);
+}
+END_TEST
+
+static int open_and_get(void *arg)
+{
+    mproc_queue_t *q;
+    if (mproc_queue_open(&q, arg) != 0)
+        return 1;
+    char buf[16];
+    size_t len;
+    int r = mproc_queue_get(q, buf, sizeof buf, &len, 5);
+    mproc_queue_close(q);
+    return r == 0 && len == 5 && memcmp(buf, "named", 5) == 0 ? 0 : 2;
+}
+
+START_TEST(named_queues_and_type_checks)
+{
+    const char *name = test_name("queue");
+    mproc_queue_opts_t o = { .order = MPROC_LIFO, .maxsize = 3 };
+    mproc_queue_t *q;
+    ck_assert_int_eq(mproc_queue_create(&q, name, &o), 0);
+    ck_assert_int_eq(mproc_queue_create(&q, name, &o), MPROC_EEXIST);
+    pid_t kid = fork_child(open_and_get, (void *)name);
+    ck_assert_int_eq(mproc_queue_put(q, "named", 5, 0), 0);
+    ck_assert_int_eq(wait_child(kid, 5), 0);
+    mproc_lock_t *l;
+    ck_assert_int_eq(mproc_lock_open(&l, name), MPROC_ETYPE);
+    mproc_queue_close(q);
+    mproc_unlink(name);
+
+    const char *lock_name = test_name("notqueue");
+    ck_assert_int_eq(mproc_lock_create(&l, lock_name), 0);
+    ck_assert_int_eq(mproc_queue_open(&q, lock_name), MPROC_ETYPE);
+    mproc_lock_close(l);
+    mproc_unlink(lock_name);
+
+    mproc_queue_opts_t bad = { .order = 3 };
+    ck_assert_int_eq(mproc_queue_create(&q, NULL, &bad), MPROC_EINVAL);
+    bad.order = MPROC_FIFO;
+    bad.capacity = (size_t)2 << 30;
+    ck_assert_int_eq(mproc_queue_create(&q, NULL, &bad), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_create(&q, NULL, NULL), 0); /* defaults */
+    ck_assert_uint_eq(mproc_queue_maxsize(q), 0);
+    mproc_queue_close(q);
+}
+END_TEST
+
+/* ---- crash tests ---- */
+
+/* A message that proves its own integrity: who, which, and a checksum over
+ * a pattern derived from both. */
+struct message_head {
+    uint32_t producer, seq, len;
+    uint32_t sum;
+};
+
+static uint32_t pattern_sum(unsigned char *body, size_t n, uint32_t seed, int write)
+{
+    uint32_t sum = 0, x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        if (write)
+            body[i] = (unsigned char)(x >> 16);
+        sum = sum * 31 + body[i];
+    }
+    return sum;
+}
+
+static size_t make_message(unsigned char *buf, uint32_t producer, uint32_t seq)
+{
+    struct message_head h = { producer, seq, 0, 0 };
+    h.len = (seq * 7919u) % 60000u + 1;
+    h.sum = pattern_sum(buf + sizeof h, h.len, producer * 100003u + seq, 1);
+    memcpy(buf, &h, sizeof h);
+    return sizeof h + h.len;
+}
+
+static int check_message(unsigned char *buf, size_t len, struct message_head *out)
+{
+    if (len < sizeof *out)
+        return 0;
+    memcpy(out, buf, sizeof *out);
+    return len == sizeof *out + out->len &&
+           pattern_sum(buf + sizeof *out, out->len, out->producer * 100003u + out->seq, 0) == out->sum;
+}
+
+static unsigned char big_buf[70000];
+static uint32_t producer_id;
+
+static int produce_forever(void *arg)
+{
+    for (uint32_t seq = 0;; seq++) {
+        size_t n = make_message(big_buf, producer_id, seq);
+        if (mproc_queue_put(arg, big_buf, n, MPROC_FOREVER) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+START_TEST(producers_killed_mid_put_leave_no_trace)
+{
+    mproc_queue_t *q = new_queue(0, 256 * 1024, _i);
+    unsigned char *got = malloc(256 * 1024);
+    int delivered = 0;
+    for (int round = 0; round < 150; round++) {
+        producer_id = (uint32_t)round;
+        pid_t kid = fork_child(produce_forever, q);
+        pause_random_us(3000);
+        kill_child(kid);
+        /* everything delivered is whole; FIFO order shows nothing skipped */
+        uint32_t expect = 0;
+        size_t len;
+        int seen = 0;
+        while (mproc_queue_get(q, got, 70000, &len, 0) == 0) {
+            struct message_head h;
+            ck_assert_msg(check_message(got, len, &h), "torn message in round %d", round);
+            ck_assert_uint_eq(h.producer, (uint32_t)round);
+            if (_i == MPROC_FIFO)
+                ck_assert_uint_eq(h.seq, expect);
+            expect++;
+            seen++;
+        }
+        delivered += seen;
+        ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+        /* the byte accounting came back whole: the largest message fits */
+        ck_assert_int_eq(mproc_queue_put(q, got, 256 * 1024 - 32, 0), 0);
+        ck_assert_int_eq(mproc_queue_get(q, got, 70000, &len, 0), MPROC_EMSGSIZE);
+        void *all;
+        ck_assert_int_eq(mproc_queue_get_alloc(q, &all, &len, 0), 0);
+        free(all);
+    }
+    ck_assert_int_gt(delivered, 0);
+    free(got);
+    mproc_queue_close(q);
+}
+END_TEST
+
+struct consumer_log {
+    volatile uint32_t taken; /* messages the consumer finished getting */
+};
+
+static struct consumer_log *consumer_log;
+
+static int consume_forever(void *arg)
+{
+    unsigned char *buf = malloc(70000);
+    for (;;) {
+        size_t len;
+        if (mproc_queue_get(arg, buf, 70000, &len, MPROC_FOREVER) != 0)
+            return 1;
+        struct message_head h;
+        if (!check_message(buf, len, &h))
+            return 2;
+        consumer_log->taken++;
+    }
+    return 0;
+}
+
+START_TEST(consumers_killed_mid_get_leave_the_rest_intact)
+{
+    mproc_queue_t *q = new_queue(0, 1 << 20, MPROC_FIFO);
+    consumer_log = shared_alloc(sizeof *consumer_log);
+    unsigned char *buf = malloc(70000);
+    for (int round = 0; round < 150; round++) {
+        uint32_t n = 12;
+        for (uint32_t seq = 0; seq < n; seq++) {
+            size_t len = make_message(buf, 7, seq);
+            ck_assert_int_eq(mproc_queue_put(q, buf, len, 5), 0);
+        }
+        consumer_log->taken = 0;
+        pid_t kid = fork_child(consume_forever, q);
+        pause_random_us(400);
+        kill_child(kid);
+        uint32_t taken = consumer_log->taken, left = 0, last = 0;
+        size_t len;
+        while (mproc_queue_get(q, buf, 70000, &len, 0) == 0) {
+            struct message_head h;
+            ck_assert_msg(check_message(buf, len, &h), "torn message in round %d", round);
+            ck_assert(left == 0 || h.seq == last + 1); /* the rest, in order */
+            last = h.seq;
+            left++;
+        }
+        /* the one being copied when the kill came may be gone; no more */
+        ck_assert(taken + left == n || taken + left + 1 == n);
+    }
+    free(buf);
+    mproc_queue_close(q);
+}
+END_TEST
+
+struct tally {
+    volatile long received[4];
+    volatile long sum;
+};
+
+static struct tally *tally;
+#define PER_PRODUCER 20000
+
+static int produce_ids(void *arg)
+{
+    for (int i = 0; i < PER_PRODUCER; i++) {
+        long v = (long)producer_id * PER_PRODUCER + i;
+        if (mproc_queue_put(arg, &v, sizeof v, 10) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int consume_ids(void *arg)
+{
+    long local_sum = 0, count = 0;
+    for (;;) {
+        long v;
+        size_t len;
+        int r = mproc_queue_get(arg, &v, sizeof v, &len, 10);
+        if (r == MPROC_ESHUTDOWN)
+            break;
+        if (r != 0 || len != sizeof v)
+            return 1;
+        local_sum += v;
+        count++;
+    }
+    __atomic_add_fetch(&tally->sum, local_sum, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&tally->received[0], count, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+START_TEST(two_producers_two_consumers_deliver_each_message_once)
+{
+    mproc_queue_t *q = new_queue(64, 0, MPROC_FIFO);
+    tally = shared_alloc(sizeof *tally);
+    pid_t c1 = fork_child(consume_ids, q), c2 = fork_child(consume_ids, q);
+    producer_id = 0;
+    pid_t p1 = fork_child(produce_ids, q);
+    producer_id = 1;
+    pid_t p2 = fork_child(produce_ids, q);
+    ck_assert_int_eq(wait_child(p1, 60), 0);
+    ck_assert_int_eq(wait_child(p2, 60), 0);
+    mproc_queue_shutdown(q, 0);
+    ck_assert_int_eq(wait_child(c1, 60), 0);
+    ck_assert_int_eq(wait_child(c2, 60), 0);
+    long n = 2L * PER_PRODUCER;
+    ck_assert_int_eq(tally->received[0], n);
+    ck_assert_int_eq(tally->sum, n * (n - 1) / 2);
+    mproc_queue_close(q);
+}
+END_TEST
+
+static Suite *queue_suite(void)
+{
+    Suite *s = suite_create("queue");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, fifo_lifo_and_priority_orders);
+    tcase_add_test(tc, variable_lengths_zero_bytes_and_get_alloc);
+    tcase_add_test(tc, too_small_a_buffer_keeps_the_message);
+    tcase_add_test(tc, messages_that_can_never_fit_are_emsgsize_at_once);
+    tcase_add_test(tc, maxsize_bounds_items_and_put_times_out);
+    tcase_add_loop_test(tc, a_long_random_run_matches_a_model, MPROC_FIFO, MPROC_PRIORITY + 1);
+    tcase_add_test(tc, get_blocks_until_another_process_puts);
+    tcase_add_test(tc, a_killed_blocked_consumer_does_not_swallow_the_wakeup);
+    tcase_add_test(tc, join_waits_for_task_done_across_processes);
+    tcase_add_test(tc, shutdown_lets_gets_drain_then_fails_them);
+    tcase_add_test(tc, immediate_shutdown_drops_items_and_releases_join);
+    tcase_add_test(tc, named_queues_and_type_checks);
+    tcase_add_loop_test(tc, producers_killed_mid_put_leave_no_trace, MPROC_FIFO, MPROC_PRIORITY + 1);
+    tcase_add_test(tc, consumers_killed_mid_get_leave_the_rest_intact);
+    tcase_add_test(tc, two_producers_two_consumers_deliver_each_message_once);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(queue_suite());
+}
