@@ -69,6 +69,28 @@ static double mproc_rate(size_t msg, long count, int producers, int consumers)
     return (double)count / secs;
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The queue swings between two regimes: producer and consumer in lockstep
+ * (every message crosses between the cores on its own) or the queue running
+ * deep (each side works through many messages per cache-line exchange).
+ * Which one a run settles in is luck, so report the median of RUNS. */
+#define RUNS 5
+
+static double mproc_rate_median(size_t msg, long count, int producers, int consumers)
+{
+    double rates[RUNS];
+    for (int i = 0; i < RUNS; i++)
+        rates[i] = mproc_rate(msg, count, producers, consumers);
+    qsort(rates, RUNS, sizeof rates[0], compare_doubles);
+    printf("  (mproc runs: %.2f to %.2f M msgs/s; median below)\n", rates[0] / 1e6, rates[RUNS - 1] / 1e6);
+    return rates[RUNS / 2];
+}
+
 /* ---- POSIX message queue ---- */
 
 static double mq_rate(size_t msg, long count)
@@ -181,7 +203,7 @@ int main(void)
 {
     long small = 2000000;
     printf("1 producer -> 1 consumer process, 64-byte messages (%ld messages)\n", small);
-    double q = mproc_rate(64, small, 1, 1);
+    double q = mproc_rate_median(64, small, 1, 1);
     double m = mq_rate(64, small / 4);
     double p = pipe_rate(64, small);
     printf("  %-30s %10.2f M msgs/s\n", "mproc Queue", q / 1e6);
@@ -192,7 +214,7 @@ int main(void)
     size_t big = 64 * 1024;
     long big_count = 40000;
     printf("\n1 producer -> 1 consumer process, 64 KiB messages (%ld messages)\n", big_count);
-    double qb = mproc_rate(big, big_count, 1, 1) * (double)big;
+    double qb = mproc_rate_median(big, big_count, 1, 1) * (double)big;
     double pb = pipe_rate(big, big_count) * (double)big;
     double mc = memcpy_bandwidth(big, 16 * big); /* the queue's ring is 16 messages */
     double mc_dram = memcpy_bandwidth(big, 64u << 20);
@@ -204,6 +226,7 @@ int main(void)
            mc_dram / 1e9, qb / mc_dram);
 
     printf("\n2 producers -> 2 consumer processes, 64-byte messages\n");
-    printf("  %-30s %10.2f M msgs/s\n", "mproc Queue", mproc_rate(64, small, 2, 2) / 1e6);
+    double q22 = mproc_rate_median(64, small, 2, 2);
+    printf("  %-30s %10.2f M msgs/s\n", "mproc Queue", q22 / 1e6);
     return 0;
 }

@@ -71,6 +71,10 @@ void mproc__waitq_wake(mproc__waitq_t *q, int n)
      * the caller's state change and so sees it when it re-checks: neither the
      * bump nor the system call is needed (nor the cache line they would pull
      * away from the other side). */
+    /* The fence orders the caller's state change (often a plain release
+     * store) before this load: without it the load could be satisfied first,
+     * miss a sleeper that counted itself meanwhile, and leave it asleep. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&q->sleepers) == 0)
         return;
     atomic_fetch_add(&q->seq, 1);

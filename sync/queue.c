@@ -106,16 +106,37 @@ static void lock(struct queue_shared *q, pthread_mutex_t *m)
     }
 }
 
-/* Sleeps on wq with mutex m dropped; returns with it held again.
- * 0 or MPROC_ETIMEDOUT. */
+/* What a waiter waits for: room for len bytes, or an item. */
+static int has_room(struct queue_shared *q, size_t len)
+{
+    return queue_store_has_room(q, len);
+}
+
+static int has_item(struct queue_shared *q, size_t len)
+{
+    (void)len;
+    return queue_store_has_item(q);
+}
+
+/* Sleeps on wq with mutex m dropped until ready(q, len) may hold; returns
+ * with m held again. 0 or MPROC_ETIMEDOUT.
+ *
+ * The other side changes the queue under its own mutex (FIFO), so the
+ * waiter counts itself as a sleeper first and only then checks once more: a
+ * change made before that check is seen by it, one made after is followed by
+ * a wake-up that sees the sleeper (mproc__waitq_wake fences for this). */
 static int wait_unlocked(struct queue_shared *q, pthread_mutex_t *m, mproc__waitq_t *wq,
-                         const mproc__deadline_t *d)
+                         const mproc__deadline_t *d, int (*ready)(struct queue_shared *, size_t),
+                         size_t len)
 {
     uint32_t seq = mproc__waitq_prepare(wq);
-    pthread_mutex_unlock(m);
-    int r = mproc__waitq_sleep(wq, seq, d);
+    int r = 0;
+    if (!ready(q, len)) {
+        pthread_mutex_unlock(m);
+        r = mproc__waitq_sleep(wq, seq, d);
+        lock(q, m);
+    }
     mproc__waitq_finish(wq);
-    lock(q, m);
     return r;
 }
 
@@ -166,7 +187,7 @@ int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int
             lock(q, m);
             continue;
         }
-        r = wait_unlocked(q, m, &q->not_full, &d);
+        r = wait_unlocked(q, m, &q->not_full, &d, has_room, len);
     }
     pthread_mutex_unlock(m);
     return r;
@@ -234,7 +255,7 @@ static int get(struct queue_shared *q, void **buf, size_t cap, size_t *len, doub
             lock(q, m);
             continue;
         }
-        r = wait_unlocked(q, m, &q->not_empty, &d);
+        r = wait_unlocked(q, m, &q->not_empty, &d, has_item, 0);
     }
     pthread_mutex_unlock(m);
     return r;

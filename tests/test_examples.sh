@@ -24,6 +24,9 @@ expect cond_notify_all "threads: 5 released" "processes: 5 released"
 expect event_waiters "5 workers waiting" "set" "worker 1 went" "worker 5 went" "all 5 went"
 expect null_semaphore "released 1: 1 through" "released 2: 2 through" "released 3: 3 through"
 expect barrier_action "phase 1 done: 3 workers" "phase 2 done: 3 workers" "phase 3 done: 3 workers"
+expect queue_producer_consumer "put item 1" "put item 10" "consumed item 1" "consumed item 10" "all 10 items processed"
+expect priority_queue "got 12" "got 20" "got 45" "got 78"
+expect worker_pool "total 171700 (expected 171700)"
 expect demo "worker 2: killed (SIGKILL), as planned" "lock recoveries after a death: 1"
 out=$("$dir/demo" 2>&1)
 printf '%s\n' "$out" | grep -q "^primes below 2000000: 148933 (checked alone: 148933) - correct$" ||

@@ -595,6 +595,106 @@ START_TEST(two_producers_two_consumers_deliver_each_message_once)
 }
 END_TEST
 
+/* Ping-pong through two queues: each side keeps going to sleep just as the
+ * other puts, the moment a wake-up can be lost. A lost one shows as a get
+ * that times out (finite timeouts: no periodic re-check can hide it). */
+struct pair {
+    mproc_queue_t *there, *back;
+};
+
+#define PING_PONGS 20000
+
+static int pong(void *arg)
+{
+    struct pair *p = arg;
+    for (int i = 0; i < PING_PONGS; i++) {
+        int v;
+        size_t len;
+        if (mproc_queue_get(p->there, &v, sizeof v, &len, 5) != 0 || v != i)
+            return 1;
+        if (mproc_queue_put(p->back, &v, sizeof v, 5) != 0)
+            return 2;
+    }
+    return 0;
+}
+
+START_TEST(ping_pong_never_loses_a_wakeup)
+{
+    struct pair p = { new_queue(0, 0, _i), new_queue(0, 0, _i) };
+    pid_t kid = fork_child(pong, &p);
+    for (int i = 0; i < PING_PONGS; i++) {
+        int v;
+        size_t len;
+        ck_assert_int_eq(mproc_queue_put(p.there, &i, sizeof i, 5), 0);
+        ck_assert_int_eq(mproc_queue_get(p.back, &v, sizeof v, &len, 5), 0);
+        ck_assert_int_eq(v, i);
+    }
+    ck_assert_int_eq(wait_child(kid, 10), 0);
+    mproc_queue_close(p.there);
+    mproc_queue_close(p.back);
+}
+END_TEST
+
+struct thread_args {
+    mproc_queue_t *q;
+    long base;
+    long sum;
+};
+
+static void *produce_in_thread(void *arg)
+{
+    struct thread_args *a = arg;
+    for (long i = 0; i < PER_PRODUCER; i++) {
+        long v = a->base + i;
+        if (mproc_queue_put(a->q, &v, sizeof v, 10) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void *consume_in_thread(void *arg)
+{
+    struct thread_args *a = arg;
+    for (;;) {
+        long v;
+        size_t len;
+        int r = mproc_queue_get(a->q, &v, sizeof v, &len, 10);
+        if (r == MPROC_ESHUTDOWN)
+            return NULL;
+        if (r != 0)
+            return (void *)1;
+        a->sum += v;
+        mproc_queue_task_done(a->q);
+    }
+}
+
+START_TEST(threads_of_one_process_share_a_queue)
+{
+    mproc_queue_t *q = new_queue(16, 0, _i);
+    struct thread_args prod[2] = { { q, 0, 0 }, { q, PER_PRODUCER, 0 } }, cons[2] = { { q, 0, 0 }, { q, 0, 0 } };
+    pthread_t p[2], c[2];
+    for (int i = 0; i < 2; i++) {
+        pthread_create(&c[i], NULL, consume_in_thread, &cons[i]);
+        pthread_create(&p[i], NULL, produce_in_thread, &prod[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        void *r;
+        pthread_join(p[i], &r);
+        ck_assert_ptr_null(r);
+    }
+    ck_assert_int_eq(mproc_queue_join(q, 30), 0);
+    mproc_queue_shutdown(q, 0);
+    for (int i = 0; i < 2; i++) {
+        void *r;
+        pthread_join(c[i], &r);
+        ck_assert_ptr_null(r);
+    }
+    long n = 2L * PER_PRODUCER;
+    ck_assert_int_eq(cons[0].sum + cons[1].sum, n * (n - 1) / 2);
+    mproc_queue_close(q);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
     Suite *s = suite_create("queue");
@@ -615,7 +715,13 @@ static Suite *queue_suite(void)
     tcase_add_loop_test(tc, producers_killed_mid_put_leave_no_trace, MPROC_FIFO, MPROC_PRIORITY + 1);
     tcase_add_test(tc, consumers_killed_mid_get_leave_the_rest_intact);
     tcase_add_test(tc, two_producers_two_consumers_deliver_each_message_once);
+    tcase_add_loop_test(tc, ping_pong_never_loses_a_wakeup, MPROC_FIFO, MPROC_PRIORITY + 1);
     suite_add_tcase(s, tc);
+    /* its own case, so that CI can run it alone under ThreadSanitizer */
+    TCase *threads = tcase_create("threads");
+    tcase_set_timeout(threads, 120);
+    tcase_add_loop_test(threads, threads_of_one_process_share_a_queue, MPROC_FIFO, MPROC_PRIORITY + 1);
+    suite_add_tcase(s, threads);
     return s;
 }
 
