@@ -65,6 +65,27 @@ void mproc__waitq_finish(mproc__waitq_t *q)
     atomic_fetch_sub(&q->sleepers, 1);
 }
 
+int mproc__waitq_wait_for(mproc__waitq_t *q, int (*ready)(void *arg), void *arg,
+                          const mproc__deadline_t *d)
+{
+    if (ready(arg))
+        return 0;
+    uint32_t seq = mproc__waitq_prepare(q);
+    int r = 0;
+    for (;;) {
+        if (ready(arg)) {
+            r = 0;
+            break;
+        }
+        if (r == MPROC_ETIMEDOUT)
+            break;
+        r = mproc__waitq_sleep(q, seq, d);
+        seq = atomic_load(&q->seq);
+    }
+    mproc__waitq_finish(q);
+    return r;
+}
+
 void mproc__waitq_wake(mproc__waitq_t *q, int n)
 {
     /* With no sleeper counted, any waiter still to come counts itself after

@@ -62,6 +62,12 @@ typedef struct {
 uint32_t mproc__waitq_prepare(mproc__waitq_t *q);
 int mproc__waitq_sleep(mproc__waitq_t *q, uint32_t seq, const mproc__deadline_t *d);
 void mproc__waitq_finish(mproc__waitq_t *q);
+/* The whole waiter protocol for waiters that hold no lock: 0 once
+ * ready(arg) != 0 (checked first, after counting as a sleeper, after every
+ * wake-up, and once more at the deadline), else MPROC_ETIMEDOUT. ready may
+ * act (take a unit, say) when it returns 1. */
+int mproc__waitq_wait_for(mproc__waitq_t *q, int (*ready)(void *arg), void *arg,
+                          const mproc__deadline_t *d);
 /* Makes a state change visible to waiters (call after the change): bumps the
  * sequence and wakes up to n sleepers. */
 void mproc__waitq_wake(mproc__waitq_t *q, int n);

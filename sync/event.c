@@ -76,28 +76,25 @@ int mproc_event_is_set(mproc_event_t *e)
     return (atomic_load(&IMPL(e)->word) & FLAG) != 0;
 }
 
+struct set_since {
+    struct event_impl *event;
+    uint32_t seen; /* the word when the wait began */
+};
+
+/* Set now, or set (and maybe cleared again) since the wait began. */
+static int set_since(void *arg)
+{
+    const struct set_since *w = arg;
+    uint32_t word = atomic_load(&w->event->word);
+    return (word & FLAG) || (word & ~FLAG) != (w->seen & ~FLAG);
+}
+
 int mproc_event_wait(mproc_event_t *e, double timeout)
 {
-    struct event_impl *ei = IMPL(e);
     mproc__deadline_t d;
     int r = mproc__deadline_init(&d, timeout);
     if (r != 0)
         return r;
-    uint32_t seen = atomic_load(&ei->word);
-    if (seen & FLAG)
-        return 0;
-    uint32_t seq = mproc__waitq_prepare(&ei->waitq);
-    for (;;) {
-        uint32_t w = atomic_load(&ei->word);
-        if ((w & FLAG) || (w & ~FLAG) != (seen & ~FLAG)) {
-            r = 0;
-            break;
-        }
-        if (r == MPROC_ETIMEDOUT)
-            break;
-        r = mproc__waitq_sleep(&ei->waitq, seq, &d);
-        seq = atomic_load(&ei->waitq.seq);
-    }
-    mproc__waitq_finish(&ei->waitq);
-    return r;
+    struct set_since w = { IMPL(e), atomic_load(&IMPL(e)->word) };
+    return mproc__waitq_wait_for(&w.event->waitq, set_since, &w, &d);
 }

@@ -298,28 +298,19 @@ int mproc_queue_task_done(mproc_queue_t *queue)
     return 0;
 }
 
+static int all_done(void *arg)
+{
+    struct queue_shared *q = arg;
+    return atomic_load(&q->dones) == queue_store_puts(q);
+}
+
 int mproc_queue_join(mproc_queue_t *queue, double timeout)
 {
-    struct queue_shared *q = IMPL(queue);
     mproc__deadline_t d;
     int r = mproc__deadline_init(&d, timeout);
     if (r != 0)
         return r;
-    if (atomic_load(&q->dones) == queue_store_puts(q))
-        return 0;
-    uint32_t seq = mproc__waitq_prepare(&q->all_done);
-    for (;;) {
-        if (atomic_load(&q->dones) == queue_store_puts(q)) {
-            r = 0;
-            break;
-        }
-        if (r == MPROC_ETIMEDOUT)
-            break;
-        r = mproc__waitq_sleep(&q->all_done, seq, &d);
-        seq = atomic_load(&q->all_done.seq);
-    }
-    mproc__waitq_finish(&q->all_done);
-    return r;
+    return mproc__waitq_wait_for(&IMPL(queue)->all_done, all_done, IMPL(queue), &d);
 }
 
 int mproc_queue_shutdown(mproc_queue_t *queue, int immediate)

@@ -59,8 +59,9 @@ int mproc_sem_close(mproc_sem_t *s)
 }
 
 /* Takes one unit if there is one. */
-static int try_take(struct sem_impl *si)
+static int try_take(void *arg)
 {
+    struct sem_impl *si = arg;
     uint32_t v = atomic_load(&si->value);
     while (v > 0)
         if (atomic_compare_exchange_weak(&si->value, &v, v - 1))
@@ -75,21 +76,7 @@ int mproc_sem_acquire(mproc_sem_t *s, double timeout)
     int r = mproc__deadline_init(&d, timeout);
     if (r != 0)
         return r;
-    if (try_take(si))
-        return 0;
-    uint32_t seq = mproc__waitq_prepare(&si->waitq);
-    for (;;) {
-        if (try_take(si)) {
-            r = 0;
-            break;
-        }
-        if (r == MPROC_ETIMEDOUT)
-            break;
-        r = mproc__waitq_sleep(&si->waitq, seq, &d);
-        seq = atomic_load(&si->waitq.seq);
-    }
-    mproc__waitq_finish(&si->waitq);
-    return r;
+    return mproc__waitq_wait_for(&si->waitq, try_take, si, &d);
 }
 
 int mproc_sem_release(mproc_sem_t *s, unsigned n)

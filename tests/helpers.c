@@ -1,6 +1,7 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,15 @@ int poll_until(int (*pred)(void *arg), void *arg, double seconds)
         pause_briefly();
     }
     return 1;
+}
+
+intptr_t in_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    void *result;
+    ck_assert_int_eq(pthread_create(&t, NULL, fn, arg), 0);
+    ck_assert_int_eq(pthread_join(t, &result), 0);
+    return (intptr_t)result;
 }
 
 int run_suite(Suite *s)

@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Exit code a child reports when an assertion of its own failed. */
@@ -38,6 +39,9 @@ void pause_random_us(unsigned max_us);
 
 /* Seconds on CLOCK_MONOTONIC. */
 double now(void);
+
+/* Runs fn(arg) in a new thread of this process and returns its result. */
+intptr_t in_thread(void *(*fn)(void *), void *arg);
 
 /* Runs the suite, returns the process exit status for main(). */
 int run_suite(Suite *s);

@@ -50,6 +50,16 @@ static int party(void *arg)
     return 0;
 }
 
+/* Three parties (this process and two children) complete `rounds` rounds. */
+static void full_rounds_work(struct state *s, int rounds)
+{
+    s->rounds = rounds;
+    pid_t a = fork_child(party, s), b = fork_child(party, s);
+    ck_assert_int_eq(party(s), 0);
+    ck_assert_int_eq(wait_child(a, 10), 0);
+    ck_assert_int_eq(wait_child(b, 10), 0);
+}
+
 START_TEST(each_index_once_per_round_across_processes)
 {
     struct state *s = new_state(4);
@@ -144,11 +154,7 @@ START_TEST(a_timeout_breaks_the_barrier_for_everyone)
     ck_assert_int_eq(mproc_barrier_wait(&s->barrier, 1), MPROC_EBROKEN);
     ck_assert_int_eq(mproc_barrier_reset(&s->barrier), 0);
     ck_assert_int_eq(mproc_barrier_broken(&s->barrier), 0);
-    s->rounds = 3;
-    pid_t a = fork_child(party, s), b = fork_child(party, s);
-    ck_assert_int_eq(party(s), 0);
-    ck_assert_int_eq(wait_child(a, 10), 0);
-    ck_assert_int_eq(wait_child(b, 10), 0);
+    full_rounds_work(s, 3);
 }
 END_TEST
 
@@ -178,11 +184,7 @@ START_TEST(reset_breaks_the_waiting_parties_and_starts_afresh)
     ck_assert_int_eq(wait_child(b, 5), 0);
     ck_assert_int_eq(mproc_barrier_broken(&s->barrier), 0);
     /* a full round works after the reset */
-    s->rounds = 2;
-    pid_t c = fork_child(party, s), d = fork_child(party, s);
-    ck_assert_int_eq(party(s), 0);
-    ck_assert_int_eq(wait_child(c, 10), 0);
-    ck_assert_int_eq(wait_child(d, 10), 0);
+    full_rounds_work(s, 2);
     for (int idx = 0; idx < 3; idx++)
         ck_assert_int_eq(s->seen[1][idx], 1);
 }
@@ -234,11 +236,7 @@ START_TEST(a_party_killed_while_waiting_leaves_the_others_a_timeout)
     ck_assert_int_eq(wait_child(other, 5), 0);
     ck_assert_int_eq(mproc_barrier_broken(&s->barrier), 1);
     ck_assert_int_eq(mproc_barrier_reset(&s->barrier), 0);
-    s->rounds = 2;
-    pid_t a = fork_child(party, s), b = fork_child(party, s);
-    ck_assert_int_eq(party(s), 0);
-    ck_assert_int_eq(wait_child(a, 10), 0);
-    ck_assert_int_eq(wait_child(b, 10), 0);
+    full_rounds_work(s, 2);
 }
 END_TEST
 
@@ -270,11 +268,7 @@ START_TEST(a_party_killed_inside_its_action_breaks_that_round_only)
     ck_assert_int_eq(wait_child(w2, 5), 0);
     ck_assert_int_eq(mproc_barrier_broken(&s->barrier), 1);
     ck_assert_int_eq(mproc_barrier_reset(&s->barrier), 0);
-    s->rounds = 2;
-    pid_t a = fork_child(party, s), b = fork_child(party, s);
-    ck_assert_int_eq(party(s), 0);
-    ck_assert_int_eq(wait_child(a, 10), 0);
-    ck_assert_int_eq(wait_child(b, 10), 0);
+    full_rounds_work(s, 2);
 }
 END_TEST
 

@@ -78,6 +78,14 @@ static int stays(struct state *s, int *field, int want, double seconds)
     return 1;
 }
 
+/* notify(n) (n = 0: notify_all) with the lock held, as required. */
+static void notify_locked(struct state *s, unsigned n)
+{
+    ck_assert_int_eq(mproc_cond_acquire(&s->cond, MPROC_FOREVER), 0);
+    ck_assert_int_eq(n == 0 ? mproc_cond_notify_all(&s->cond) : mproc_cond_notify(&s->cond, n), 0);
+    ck_assert_int_eq(mproc_cond_release(&s->cond), 0);
+}
+
 START_TEST(wait_and_notify_need_the_lock)
 {
     struct state *s = new_state();
@@ -98,9 +106,7 @@ START_TEST(notify_n_wakes_exactly_n)
         kids[i] = fork_child(waiter, s);
     ck_assert(settle(s, &s->entered, 5));
 
-    mproc_cond_acquire(&s->cond, MPROC_FOREVER);
-    ck_assert_int_eq(mproc_cond_notify(&s->cond, 2), 0);
-    mproc_cond_release(&s->cond);
+    notify_locked(s, 2);
     ck_assert(settle(s, &s->woken, 2));
     ck_assert(stays(s, &s->woken, 2, 0.2));
 
@@ -111,9 +117,7 @@ START_TEST(notify_n_wakes_exactly_n)
     ck_assert(settle(s, &s->woken, 3));
     ck_assert(stays(s, &s->woken, 3, 0.2));
 
-    mproc_cond_acquire(&s->cond, MPROC_FOREVER);
-    ck_assert_int_eq(mproc_cond_notify(&s->cond, 100), 0); /* more than wait */
-    mproc_cond_release(&s->cond);
+    notify_locked(s, 100); /* more than wait */
     ck_assert(settle(s, &s->woken, 5));
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(wait_child(kids[i], 10), 0);
@@ -127,9 +131,7 @@ START_TEST(notify_all_wakes_everyone_waiting_and_nobody_later)
     for (int i = 0; i < 5; i++)
         kids[i] = fork_child(waiter, s);
     ck_assert(settle(s, &s->entered, 5));
-    mproc_cond_acquire(&s->cond, MPROC_FOREVER);
-    ck_assert_int_eq(mproc_cond_notify_all(&s->cond), 0);
-    mproc_cond_release(&s->cond);
+    notify_locked(s, 0);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(wait_child(kids[i], 10), 0);
     ck_assert_int_eq(s->woken, 5);
@@ -226,9 +228,7 @@ START_TEST(timed_out_waiters_do_not_absorb_notifications)
     ck_assert_int_eq(wait_child(quick1, 10), 1);
     ck_assert_int_eq(wait_child(quick2, 10), 1);
     /* the two withdrawn tickets sit before the patient one: skipped */
-    mproc_cond_acquire(&s->cond, MPROC_FOREVER);
-    mproc_cond_notify(&s->cond, 1);
-    mproc_cond_release(&s->cond);
+    notify_locked(s, 1);
     ck_assert_int_eq(wait_child(patient, 5), 0);
 }
 END_TEST
@@ -257,8 +257,8 @@ START_TEST(wait_for_rechecks_the_predicate_after_each_wakeup)
     for (int i = 0; i < 3; i++) {
         mproc_cond_acquire(&s->cond, MPROC_FOREVER);
         s->value++;
-        mproc_cond_notify_all(&s->cond);
         mproc_cond_release(&s->cond);
+        notify_locked(s, 0);
     }
     ck_assert_int_eq(wait_child(kid, 10), 0);
     /* true at once: returns without waiting, even with timeout 0 */
@@ -314,15 +314,11 @@ START_TEST(a_killed_waiter_leaves_no_hang_and_no_lost_wakeup)
     ck_assert(wait_sleeping(doomed, 5));
     kill_child(doomed);
     /* wake "it": its notification goes nowhere, and nothing hangs */
-    mproc_cond_acquire(&s->cond, MPROC_FOREVER);
-    ck_assert_int_eq(mproc_cond_notify(&s->cond, 1), 0);
-    mproc_cond_release(&s->cond);
+    notify_locked(s, 1);
     /* then a live waiter is woken by the next notify */
     pid_t live = fork_child(waiter, s);
     ck_assert(settle(s, &s->entered, 2));
-    mproc_cond_acquire(&s->cond, MPROC_FOREVER);
-    ck_assert_int_eq(mproc_cond_notify(&s->cond, 1), 0);
-    mproc_cond_release(&s->cond);
+    notify_locked(s, 1);
     ck_assert_int_eq(wait_child(live, 5), 0);
 
     /* several dead waiters, then notify_all reaches every live one */
@@ -335,9 +331,7 @@ START_TEST(a_killed_waiter_leaves_no_hang_and_no_lost_wakeup)
     ck_assert(settle(s, &s->entered, 7));
     for (int i = 0; i < 3; i++)
         kill_child(dead[i]);
-    mproc_cond_acquire(&s->cond, MPROC_FOREVER);
-    ck_assert_int_eq(mproc_cond_notify_all(&s->cond), 0);
-    mproc_cond_release(&s->cond);
+    notify_locked(s, 0);
     for (int i = 0; i < 2; i++)
         ck_assert_int_eq(wait_child(alive[i], 5), 0);
     /* and destroy does not hang after dead waiters */

@@ -52,15 +52,6 @@ static void *try_from_thread(void *arg)
     return (void *)(intptr_t)mproc_lock_acquire(arg, 0);
 }
 
-static intptr_t in_thread(void *(*fn)(void *), void *arg)
-{
-    pthread_t t;
-    void *result;
-    ck_assert_int_eq(pthread_create(&t, NULL, fn, arg), 0);
-    ck_assert_int_eq(pthread_join(t, &result), 0);
-    return (intptr_t)result;
-}
-
 START_TEST(only_the_holder_releases)
 {
     mproc_lock_t l;

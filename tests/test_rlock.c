@@ -5,15 +5,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-static intptr_t in_thread(void *(*fn)(void *), void *arg)
-{
-    pthread_t t;
-    void *result;
-    ck_assert_int_eq(pthread_create(&t, NULL, fn, arg), 0);
-    ck_assert_int_eq(pthread_join(t, &result), 0);
-    return (intptr_t)result;
-}
-
 START_TEST(recursion_counts)
 {
     mproc_rlock_t l;
