@@ -110,6 +110,8 @@ enum mproc__type {
     MPROC__TYPE_SEM,
     MPROC__TYPE_BARRIER,
     MPROC__TYPE_QUEUE,
+    MPROC__TYPE_VALUE,
+    MPROC__TYPE_ARRAY,
 };
 /* Initialises a fresh payload; returns 0 or a code (creation then fails). */
 typedef int (*mproc__init_fn)(void *payload, const void *arg);
@@ -121,6 +123,10 @@ int mproc__segment_create(void **payload, const char *name, int type, size_t siz
 /* Maps an existing named segment; MPROC_ETYPE unless it is a complete segment
  * of this type and layout whose payload is `size` bytes (size 0: any). */
 int mproc__segment_open(void **payload, const char *name, int type, size_t size);
+/* Sizes a fresh shared-memory file to `size` bytes, reserving the pages now
+ * so that a full /dev/shm is MPROC_ENOMEM here rather than SIGBUS at first
+ * touch. 0 or a code. */
+int mproc__shm_reserve(int fd, size_t size);
 /* Payload bytes of a segment mapped by create/open. */
 size_t mproc__segment_payload_size(const void *payload);
 /* Unmaps a segment mapped by create/open in this process; MPROC_EINVAL if

@@ -8,5 +8,6 @@
 #include <mproc/sync.h>
 #include <mproc/process.h>
 #include <mproc/queue.h>
+#include <mproc/shared.h>
 
 #endif

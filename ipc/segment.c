@@ -101,9 +101,7 @@ static void build_name(char *out, size_t cap)
              atomic_fetch_add(&counter, 1));
 }
 
-/* Reserves the pages now so that a full /dev/shm is MPROC_ENOMEM here rather
- * than SIGBUS at first touch. */
-static int size_file(int fd, size_t total)
+int mproc__shm_reserve(int fd, size_t total)
 {
     int r = posix_fallocate(fd, 0, (off_t)total);
     if (r == EOPNOTSUPP || r == EINVAL)
@@ -148,7 +146,7 @@ int mproc__segment_create(void **payload, const char *name, int type, size_t siz
             r = mproc__errno(errno);
             goto fail;
         }
-        if (fchmod(fd, 0600) != 0 || (r = size_file(fd, total)) != 0) {
+        if (fchmod(fd, 0600) != 0 || (r = mproc__shm_reserve(fd, total)) != 0) {
             if (r == 0)
                 r = mproc__errno(errno);
             goto fail;
