@@ -27,6 +27,12 @@ expect barrier_action "phase 1 done: 3 workers" "phase 2 done: 3 workers" "phase
 expect queue_producer_consumer "put item 1" "put item 10" "consumed item 1" "consumed item 10" "all 10 items processed"
 expect priority_queue "got 12" "got 20" "got 45" "got 78"
 expect worker_pool "total 171700 (expected 171700)"
+expect array_sum "sum 2000001000000 (expected 2000001000000)"
+expect shared_counter "counter 40000, doubled under the lock 80000"
+if command -v python3 >/dev/null 2>&1; then
+    py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    expect shm_with_python "python says: hello from python $py"
+fi
 expect demo "worker 2: killed (SIGKILL), as planned" "lock recoveries after a death: 1"
 out=$("$dir/demo" 2>&1)
 printf '%s\n' "$out" | grep -q "^primes below 2000000: 148933 (checked alone: 148933) - correct$" ||
