@@ -90,6 +90,19 @@ struct mproc__rlock {
     uint32_t depth; /* written only by the holder */
 };
 
+/* For `mproc info`: a queue's order, items, bytes in use, capacity, maxsize,
+ * and items not yet marked task_done. */
+struct mproc__queue_state {
+    int order;
+    uint32_t items, unfinished, capacity, used;
+    uint64_t maxsize;
+};
+void mproc__queue_state(mproc_queue_t *q, struct mproc__queue_state *out);
+
+/* For `mproc info`: a semaphore's bound (0: none), a Value's typecode. */
+unsigned mproc__sem_bound(mproc_sem_t *s);
+char mproc__value_typecode(mproc_value_t *v);
+
 /* ---- names (name.c) ---- */
 #define MPROC__NAME_MAX 200
 /* Validates a user name and writes "/name" (with exactly one leading slash)
@@ -127,6 +140,18 @@ int mproc__segment_open(void **payload, const char *name, int type, size_t size)
  * so that a full /dev/shm is MPROC_ENOMEM here rather than SIGBUS at first
  * touch. 0 or a code. */
 int mproc__shm_reserve(int fd, size_t size);
+/* What a file in MPROC__SHM_DIR is, from its header alone (for the `mproc`
+ * command): type 0 if it is not a complete mproc segment of this layout. */
+struct mproc__segment_info {
+    int type;
+    uint64_t payload_size;
+    int32_t creator_pid;
+};
+void mproc__segment_peek(int fd, struct mproc__segment_info *info);
+/* The name of a type, "block" for 0. */
+const char *mproc__type_name(int type);
+/* Prefix of the temporary names segments are built under. */
+#define MPROC__BUILD_PREFIX ".mproc-build-"
 /* Payload bytes of a segment mapped by create/open. */
 size_t mproc__segment_payload_size(const void *payload);
 /* Unmaps a segment mapped by create/open in this process; MPROC_EINVAL if

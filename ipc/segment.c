@@ -97,7 +97,7 @@ static void shm_file_path(char *out, size_t cap, const char *shm_name)
 static void build_name(char *out, size_t cap)
 {
     static _Atomic unsigned counter;
-    snprintf(out, cap, "/.mproc-build-%d-%d-%u", (int)getpid(), (int)mproc__tid(),
+    snprintf(out, cap, "/" MPROC__BUILD_PREFIX "%d-%d-%u", (int)getpid(), (int)mproc__tid(),
              atomic_fetch_add(&counter, 1));
 }
 
@@ -245,6 +245,28 @@ fail:
         close(fd);
     free(node);
     return r;
+}
+
+void mproc__segment_peek(int fd, struct mproc__segment_info *info)
+{
+    struct segment_header h;
+    struct stat st;
+    memset(info, 0, sizeof *info);
+    if (fstat(fd, &st) != 0 || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+        return;
+    if (memcmp(h.magic, MPROC__SEGMENT_MAGIC, sizeof h.magic) != 0 || h.layout != MPROC__LAYOUT_VERSION ||
+        h.total_size != (uint64_t)st.st_size || atomic_load(&h.ready) != 1)
+        return;
+    info->type = (int)h.type;
+    info->payload_size = h.payload_size;
+    info->creator_pid = h.creator_pid;
+}
+
+const char *mproc__type_name(int type)
+{
+    static const char *const names[] = { "block", "lock", "rlock", "cond", "event", "sem",
+                                         "barrier", "queue", "value", "array" };
+    return type >= 0 && type < (int)(sizeof names / sizeof names[0]) ? names[type] : "unknown";
 }
 
 size_t mproc__segment_payload_size(const void *payload)

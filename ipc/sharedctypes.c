@@ -195,6 +195,11 @@ int mproc_value_add(mproc_value_t *v, const void *delta, void *result)
     return r;
 }
 
+char mproc__value_typecode(mproc_value_t *v)
+{
+    return VALUE(v)->typecode;
+}
+
 mproc_rlock_t *mproc_value_get_lock(mproc_value_t *v)
 {
     return VALUE(v)->has_lock ? &VALUE(v)->lock : NULL;

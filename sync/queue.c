@@ -355,3 +355,14 @@ size_t mproc_queue_maxsize(mproc_queue_t *q)
 {
     return (size_t)IMPL(q)->maxsize;
 }
+
+void mproc__queue_state(mproc_queue_t *queue, struct mproc__queue_state *out)
+{
+    struct queue_shared *q = IMPL(queue);
+    out->order = (int)q->order;
+    out->items = queue_store_items(q);
+    out->unfinished = queue_store_puts(q) - atomic_load(&q->dones);
+    out->capacity = q->capacity;
+    out->used = queue_store_used(q);
+    out->maxsize = q->maxsize;
+}

@@ -402,3 +402,9 @@ void queue_store_recover(struct queue_shared *q)
     q->head_seen = load(&q->head);
     q->tail_seen = load(&q->tail);
 }
+
+uint32_t queue_store_used(const struct queue_shared *q)
+{
+    uint64_t head = load(&q->head);
+    return used_bytes(q, head, load(&q->tail));
+}

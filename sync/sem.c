@@ -98,3 +98,8 @@ int mproc_sem_value(mproc_sem_t *s)
 {
     return (int)atomic_load(&IMPL(s)->value);
 }
+
+unsigned mproc__sem_bound(mproc_sem_t *s)
+{
+    return IMPL(s)->bound;
+}
