@@ -96,7 +96,7 @@ static long take_chunk(void)
 static int announce_phase(void *arg)
 {
     (void)arg;
-    printf("all %d workers warmed up; counting primes below %ld\n", WORKERS, LIMIT);
+    printf("\nall %d workers warmed up; counting primes below %ld\n", WORKERS, LIMIT);
     fflush(stdout);
     return 0;
 }
