@@ -89,6 +89,15 @@ static void copy_item(struct ctypes_impl *c, void *dst, const void *src)
     }
 }
 
+/* Copies one item under the lock (if any): 0 or MPROC_EOWNERDEAD. */
+static int locked_copy(struct ctypes_impl *c, void *dst, const void *src)
+{
+    int r = lock(c);
+    copy_item(c, dst, src);
+    unlock(c);
+    return r;
+}
+
 /* slot += delta for a float type: under the lock, plainly; raw, by
  * compare-and-swap on the bit pattern. */
 #define ADD_FLOAT(FT, UT, slot, delta, result, atomic)                          \
@@ -168,20 +177,12 @@ void *mproc_value_ptr(mproc_value_t *v)
 
 int mproc_value_get(mproc_value_t *v, void *out)
 {
-    struct ctypes_impl *c = VALUE(v);
-    int r = lock(c);
-    copy_item(c, out, c->data);
-    unlock(c);
-    return r;
+    return locked_copy(VALUE(v), out, VALUE(v)->data);
 }
 
 int mproc_value_set(mproc_value_t *v, const void *in)
 {
-    struct ctypes_impl *c = VALUE(v);
-    int r = lock(c);
-    copy_item(c, c->data, in);
-    unlock(c);
-    return r;
+    return locked_copy(VALUE(v), VALUE(v)->data, in);
 }
 
 int mproc_value_add(mproc_value_t *v, const void *delta, void *result)
@@ -250,10 +251,7 @@ int mproc_array_get(mproc_array_t *a, size_t i, void *out)
     struct ctypes_impl *c = ARRAY(a);
     if (i >= c->length)
         return MPROC_EINDEX;
-    int r = lock(c);
-    copy_item(c, out, c->data + i * c->itemsize);
-    unlock(c);
-    return r;
+    return locked_copy(c, out, c->data + i * c->itemsize);
 }
 
 int mproc_array_set(mproc_array_t *a, size_t i, const void *in)
@@ -261,10 +259,7 @@ int mproc_array_set(mproc_array_t *a, size_t i, const void *in)
     struct ctypes_impl *c = ARRAY(a);
     if (i >= c->length)
         return MPROC_EINDEX;
-    int r = lock(c);
-    copy_item(c, c->data + i * c->itemsize, in);
-    unlock(c);
-    return r;
+    return locked_copy(c, c->data + i * c->itemsize, in);
 }
 
 int mproc_array_read(mproc_array_t *a, size_t start, size_t count, void *out)

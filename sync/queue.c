@@ -149,6 +149,31 @@ static void spin_while_unchanged(struct queue_shared *q)
         cpu_relax();
 }
 
+/* Spins a little while the queue is empty, outside the mutex: on another
+ * core a producer is usually about to put. */
+static void spin_while_empty(struct queue_shared *q)
+{
+    for (int i = 0; i < SPIN_CHECKS && queue_store_items(q) == 0; i++)
+        cpu_relax();
+}
+
+/* One round of waiting, with m held: the first time, spin outside the mutex
+ * (the other side is usually about to move); after that, sleep on wq.
+ * Returns with m held again; 0 or MPROC_ETIMEDOUT. */
+static int wait_once(struct queue_shared *q, pthread_mutex_t *m, int *spun,
+                     void (*spin)(struct queue_shared *), mproc__waitq_t *wq,
+                     const mproc__deadline_t *d, int (*ready)(struct queue_shared *, size_t),
+                     size_t len)
+{
+    if (*spun)
+        return wait_unlocked(q, m, wq, d, ready, len);
+    *spun = 1;
+    pthread_mutex_unlock(m);
+    spin(q);
+    lock(q, m);
+    return 0;
+}
+
 int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int64_t priority,
                          double timeout)
 {
@@ -180,14 +205,7 @@ int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int
             r = MPROC_EFULL;
             break;
         }
-        if (!spun) {
-            spun = 1;
-            pthread_mutex_unlock(m);
-            spin_while_unchanged(q);
-            lock(q, m);
-            continue;
-        }
-        r = wait_unlocked(q, m, &q->not_full, &d, has_room, len);
+        r = wait_once(q, m, &spun, spin_while_unchanged, &q->not_full, &d, has_room, len);
     }
     pthread_mutex_unlock(m);
     return r;
@@ -196,14 +214,6 @@ int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int
 int mproc_queue_put(mproc_queue_t *q, const void *data, size_t len, double timeout)
 {
     return mproc_queue_put_prio(q, data, len, 0, timeout);
-}
-
-/* Spins a little while the queue is empty, outside the mutex: on another
- * core a producer is usually about to put. */
-static void spin_while_empty(struct queue_shared *q)
-{
-    for (int i = 0; i < SPIN_CHECKS && queue_store_items(q) == 0; i++)
-        cpu_relax();
 }
 
 /* The body of get and get_alloc: *buf NULL means allocate. */
@@ -248,14 +258,7 @@ static int get(struct queue_shared *q, void **buf, size_t cap, size_t *len, doub
             r = MPROC_EEMPTY;
             break;
         }
-        if (!spun) {
-            spun = 1;
-            pthread_mutex_unlock(m);
-            spin_while_empty(q);
-            lock(q, m);
-            continue;
-        }
-        r = wait_unlocked(q, m, &q->not_empty, &d, has_item, 0);
+        r = wait_once(q, m, &spun, spin_while_empty, &q->not_empty, &d, has_item, 0);
     }
     pthread_mutex_unlock(m);
     return r;
