@@ -34,6 +34,12 @@ int mproc__deadline_init(mproc__deadline_t *d, double timeout);
 /* 1 once the deadline has passed (always for NOWAIT, never for FOREVER). */
 int mproc__deadline_expired(const mproc__deadline_t *d);
 
+/* ---- waiting on a descriptor (fdwait.c) ---- */
+/* Waits until fd reports one of events (or an error or hang-up, which the
+ * next read or write reports) or d passes. 0; MPROC_ETIMEDOUT; another
+ * error of ppoll. EINTR resumes with the time left. */
+int mproc__fd_wait(int fd, short events, const mproc__deadline_t *d);
+
 /* ---- thread ids (tid.c) ---- */
 /* The kernel thread id of the caller, cached per thread (reset across fork). */
 pid_t mproc__tid(void);

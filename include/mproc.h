@@ -9,5 +9,6 @@
 #include <mproc/process.h>
 #include <mproc/queue.h>
 #include <mproc/shared.h>
+#include <mproc/connection.h>
 
 #endif

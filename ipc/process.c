@@ -74,21 +74,6 @@ static int reap(struct mproc_process *p)
     return 1;
 }
 
-/* Milliseconds until d, for poll(): -1 for forever. */
-static int poll_timeout_ms(const mproc__deadline_t *d)
-{
-    if (d->kind == MPROC__FOREVER)
-        return -1;
-    if (d->kind == MPROC__NOWAIT)
-        return 0;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double left = (double)(d->at.tv_sec - now.tv_sec) + (double)(d->at.tv_nsec - now.tv_nsec) / 1e9;
-    if (left <= 0)
-        return 0;
-    return left > 1e6 ? 1000000000 : (int)(left * 1000.0) + 1;
-}
-
 int mproc_process_join(mproc_process_t *p, double timeout, int *exitcode)
 {
     mproc__deadline_t d;
@@ -101,8 +86,7 @@ int mproc_process_join(mproc_process_t *p, double timeout, int *exitcode)
         if (mproc__deadline_expired(&d))
             return MPROC_ETIMEDOUT;
         if (p->pidfd >= 0) {
-            struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
-            poll(&pfd, 1, poll_timeout_ms(&d)); /* EINTR: loop */
+            mproc__fd_wait(p->pidfd, POLLIN, &d); /* the loop re-checks */
         } else {
             struct timespec step = { 0, 2000000 }; /* no pidfd: poll every 2 ms */
             nanosleep(&step, NULL);

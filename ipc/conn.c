@@ -1,0 +1,488 @@
+/* Connection: one end of a message channel framed as Python's
+ * multiprocessing.connection frames it, over a socket or a pipe.
+ *
+ * Descriptors are non-blocking: every wait is a ppoll against the caller's
+ * deadline, so a timeout works in the middle of a message too. Nothing is
+ * read ahead of the message being received: what is in the kernel's buffer is
+ * exactly what the peer sent after it, so poll/epoll on the descriptor stays
+ * truthful. A message interrupted by a timeout keeps its header and the bytes
+ * read so far in the connection, and the next call carries on. */
+#include "conn_internal.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+int mproc__conn_wrap(mproc_conn_t **c, int fd, unsigned flags)
+{
+    mproc_conn_t *conn = calloc(1, sizeof *conn);
+    if (conn == NULL) {
+        close(fd);
+        return MPROC_ENOMEM;
+    }
+    conn->fd = fd;
+    conn->flags = flags;
+    conn->max_message = MPROC_CONN_MAX_MESSAGE_DEFAULT;
+    *c = conn;
+    return 0;
+}
+
+int mproc_pipe(mproc_conn_t **c1, mproc_conn_t **c2, int duplex)
+{
+    if (c1 == NULL || c2 == NULL || (duplex != 0 && duplex != 1))
+        return MPROC_EINVAL;
+    int fds[2];
+    unsigned f1, f2;
+    if (duplex) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0)
+            return mproc__errno(errno);
+        f1 = f2 = MPROC__CONN_RECV | MPROC__CONN_SEND | MPROC__CONN_SOCKET | MPROC__CONN_UNIX;
+    } else {
+        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+            return mproc__errno(errno);
+        f1 = MPROC__CONN_RECV;
+        f2 = MPROC__CONN_SEND;
+    }
+    int r = mproc__conn_wrap(c1, fds[0], f1);
+    if (r != 0) {
+        close(fds[1]);
+        return r;
+    }
+    r = mproc__conn_wrap(c2, fds[1], f2);
+    if (r != 0) {
+        mproc_conn_close(*c1);
+        return r;
+    }
+    return 0;
+}
+
+int mproc_conn_close(mproc_conn_t *c)
+{
+    if (c == NULL)
+        return MPROC_EINVAL;
+    close(c->fd);
+    free(c->partial);
+    free(c);
+    return 0;
+}
+
+int mproc_conn_fileno(mproc_conn_t *c)
+{
+    return c == NULL ? -1 : c->fd;
+}
+
+int mproc_conn_set_max_message(mproc_conn_t *c, size_t max)
+{
+    if (c == NULL || max == 0)
+        return MPROC_EINVAL;
+    c->max_message = max;
+    return 0;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+size_t mproc__frame_header(unsigned char *header, size_t len)
+{
+    if (len <= MPROC__FRAME_SHORT_MAX) {
+        for (int i = 0; i < 4; i++)
+            header[i] = (unsigned char)(len >> (24 - 8 * i));
+        return 4;
+    }
+    memset(header, 0xff, 4);
+    for (int i = 0; i < 8; i++)
+        header[4 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 12;
+}
+
+/* One write of what is left in iov. A socket is written with MSG_NOSIGNAL;
+ * a pipe has no such flag, so its caller blocks SIGPIPE around the send. */
+static ssize_t write_once(const mproc_conn_t *c, struct iovec *iov, int n)
+{
+    if (c->flags & MPROC__CONN_SOCKET) {
+        struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+        return sendmsg(c->fd, &m, MSG_NOSIGNAL);
+    }
+    return writev(c->fd, iov, n);
+}
+
+static int write_all(const mproc_conn_t *c, struct iovec *iov, int n)
+{
+    static const mproc__deadline_t forever = { .kind = MPROC__FOREVER };
+    while (n > 0) {
+        ssize_t w = write_once(c, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                int r = mproc__fd_wait(c->fd, POLLOUT, &forever);
+                if (r != 0)
+                    return r;
+                continue;
+            }
+            if (errno == EPIPE || errno == ECONNRESET)
+                return MPROC_EPIPE;
+            return mproc__errno(errno);
+        }
+        size_t done = (size_t)w;
+        while (n > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + done;
+            iov->iov_len -= done;
+        }
+    }
+    return 0;
+}
+
+/* Writing to a pipe whose reader is gone raises SIGPIPE in the writing
+ * thread. Block it for the write; if the write raised it, take it off the
+ * thread's pending set before unblocking, unless it was pending before. */
+static int write_all_no_sigpipe(const mproc_conn_t *c, struct iovec *iov, int n)
+{
+    sigset_t sigpipe, old;
+    sigemptyset(&sigpipe);
+    sigaddset(&sigpipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigpipe, &old);
+    int was_pending = 0;
+    if (sigismember(&old, SIGPIPE)) {
+        sigset_t pending;
+        sigpending(&pending);
+        was_pending = sigismember(&pending, SIGPIPE);
+    }
+    int r = write_all(c, iov, n);
+    if (r == MPROC_EPIPE && !was_pending) {
+        static const struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&sigpipe, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    if (!sigismember(&old, SIGPIPE))
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
+int mproc_conn_send(mproc_conn_t *c, const void *data, size_t len)
+{
+    if (c == NULL || (data == NULL && len > 0))
+        return MPROC_EINVAL;
+    if (!(c->flags & MPROC__CONN_SEND))
+        return MPROC_EPERM;
+    unsigned char header[MPROC__FRAME_HEADER_MAX];
+    struct iovec iov[2] = {
+        { .iov_base = header, .iov_len = mproc__frame_header(header, len) },
+        { .iov_base = (void *)data, .iov_len = len },
+    };
+    int n = len > 0 ? 2 : 1;
+    if (c->flags & MPROC__CONN_SOCKET)
+        return write_all(c, iov, n);
+    return write_all_no_sigpipe(c, iov, n);
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+/* Marks the stream as out of step with its frames: every later receive
+ * fails the same way. */
+static int conn_break(mproc_conn_t *c)
+{
+    c->broken = MPROC_EPROTO;
+    return MPROC_EPROTO;
+}
+
+/* Reads at most want bytes, waiting until d for the first. The count read,
+ * 0 at end of file, or a negative code. */
+static ssize_t read_some(mproc_conn_t *c, void *dst, size_t want, const mproc__deadline_t *d)
+{
+    for (;;) {
+        ssize_t r = read(c->fd, dst, want);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            int w = mproc__fd_wait(c->fd, POLLIN, d);
+            if (w != 0)
+                return w;
+            continue;
+        }
+        if (errno == ECONNRESET)
+            return 0; /* the peer closed with data of ours unread: it is gone */
+        return mproc__errno(errno);
+    }
+}
+
+static uint64_t big_endian(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Completes the current message's header. 0, MPROC_EOF (closed between
+ * messages), MPROC_EPROTO, MPROC_ETIMEDOUT, ... */
+static int read_header(mproc_conn_t *c, const mproc__deadline_t *d)
+{
+    while (!c->length_known) {
+        unsigned need = c->header_got < 4 ? 4 : MPROC__FRAME_HEADER_MAX;
+        ssize_t r = read_some(c, c->header + c->header_got, need - c->header_got, d);
+        if (r < 0)
+            return (int)r;
+        if (r == 0)
+            return c->header_got == 0 ? MPROC_EOF : conn_break(c);
+        c->header_got += (unsigned)r;
+        if (c->header_got == 4) {
+            int32_t short_length = (int32_t)(uint32_t)big_endian(c->header, 4);
+            if (short_length >= 0) {
+                c->length = (uint64_t)short_length;
+                c->length_known = 1;
+            } else if (short_length != -1) {
+                return conn_break(c);
+            }
+        } else if (c->header_got == MPROC__FRAME_HEADER_MAX) {
+            c->length = big_endian(c->header + 4, 8);
+            if (c->length > (uint64_t)SIZE_MAX || c->length > (uint64_t)INT64_MAX)
+                return conn_break(c);
+            c->length_known = 1;
+        }
+    }
+    return 0;
+}
+
+static void message_done(mproc_conn_t *c)
+{
+    free(c->partial);
+    c->partial = NULL;
+    c->partial_got = 0;
+    c->header_got = 0;
+    c->length_known = 0;
+}
+
+/* Reads the current message's body into dst (room for c->length bytes). On
+ * a timeout, what arrived is saved for the next call. */
+static int read_body(mproc_conn_t *c, unsigned char *dst, const mproc__deadline_t *d)
+{
+    size_t got = c->partial_got;
+    if (got > 0)
+        memcpy(dst, c->partial, got);
+    while (got < c->length) {
+        ssize_t r = read_some(c, dst + got, (size_t)c->length - got, d);
+        if (r == 0)
+            return conn_break(c); /* the peer closed in the middle of a message */
+        if (r < 0) {
+            if (got > c->partial_got) {
+                unsigned char *keep = realloc(c->partial, got);
+                if (keep == NULL)
+                    return conn_break(c);
+                memcpy(keep, dst, got);
+                c->partial = keep;
+                c->partial_got = got;
+            }
+            return (int)r;
+        }
+        got += (size_t)r;
+    }
+    message_done(c);
+    return 0;
+}
+
+static int check_receiver(const mproc_conn_t *c)
+{
+    if (c == NULL)
+        return MPROC_EINVAL;
+    if (!(c->flags & MPROC__CONN_RECV))
+        return MPROC_EPERM;
+    return c->broken;
+}
+
+int mproc__conn_recv_until(mproc_conn_t *c, void *buf, size_t cap, size_t *len,
+                           const mproc__deadline_t *d)
+{
+    int r = read_header(c, d);
+    if (r != 0)
+        return r;
+    *len = (size_t)c->length;
+    if (c->length > cap)
+        return MPROC_EMSGSIZE;
+    return read_body(c, buf, d);
+}
+
+int mproc_conn_recv(mproc_conn_t *c, void *buf, size_t cap, size_t *len, double timeout)
+{
+    int r = check_receiver(c);
+    if (r != 0)
+        return r;
+    if (len == NULL || (buf == NULL && cap > 0))
+        return MPROC_EINVAL;
+    mproc__deadline_t d;
+    r = mproc__deadline_init(&d, timeout);
+    if (r != 0)
+        return r;
+    return mproc__conn_recv_until(c, buf, cap, len, &d);
+}
+
+int mproc_conn_recv_alloc(mproc_conn_t *c, void **data, size_t *len, double timeout)
+{
+    int r = check_receiver(c);
+    if (r != 0)
+        return r;
+    if (data == NULL || len == NULL)
+        return MPROC_EINVAL;
+    mproc__deadline_t d;
+    r = mproc__deadline_init(&d, timeout);
+    if (r != 0)
+        return r;
+    r = read_header(c, &d);
+    if (r != 0)
+        return r;
+    *len = (size_t)c->length;
+    if (c->length > c->max_message)
+        return MPROC_EMSGSIZE;
+    unsigned char *buf = malloc(c->length > 0 ? (size_t)c->length : 1);
+    if (buf == NULL)
+        return MPROC_ENOMEM;
+    r = read_body(c, buf, &d);
+    if (r != 0) {
+        free(buf);
+        return r;
+    }
+    *data = buf;
+    return 0;
+}
+
+int mproc_conn_poll(mproc_conn_t *c, double timeout)
+{
+    int r = check_receiver(c);
+    if (r == MPROC_EPROTO)
+        return 1; /* a receive would fail at once */
+    if (r != 0)
+        return r;
+    mproc__deadline_t d;
+    r = mproc__deadline_init(&d, timeout);
+    if (r != 0)
+        return r;
+    if (c->length_known && c->partial_got == c->length)
+        return 1; /* an empty body is all that is left of the message */
+    r = mproc__fd_wait(c->fd, POLLIN, &d);
+    if (r == MPROC_ETIMEDOUT)
+        return 0;
+    return r == 0 ? 1 : r;
+}
+
+/* ---- passing descriptors ------------------------------------------------ */
+
+/* The wire form of Python's multiprocessing.reduction.sendfds for one
+ * descriptor: a single byte holding the count, with the descriptor attached. */
+int mproc_conn_send_fd(mproc_conn_t *c, int fd)
+{
+    if (c == NULL || fd < 0)
+        return MPROC_EINVAL;
+    if (!(c->flags & MPROC__CONN_SEND))
+        return MPROC_EPERM;
+    if (!(c->flags & MPROC__CONN_UNIX))
+        return MPROC_EINVAL;
+    unsigned char count = 1;
+    struct iovec iov = { .iov_base = &count, .iov_len = 1 };
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = control.space, .msg_controllen = sizeof control.space,
+    };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    static const mproc__deadline_t forever = { .kind = MPROC__FOREVER };
+    for (;;) {
+        if (sendmsg(c->fd, &m, MSG_NOSIGNAL) == 1)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            int r = mproc__fd_wait(c->fd, POLLOUT, &forever);
+            if (r != 0)
+                return r;
+            continue;
+        }
+        if (errno == EPIPE || errno == ECONNRESET)
+            return MPROC_EPIPE;
+        if (errno == EBADF)
+            return MPROC_EINVAL; /* the descriptor to send is not open */
+        return mproc__errno(errno);
+    }
+}
+
+/* Closes every descriptor a control message carried except *keep (if
+ * keep is not NULL, the first is kept there). */
+static void take_descriptors(struct msghdr *m, int *keep)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+            if (keep != NULL && *keep < 0)
+                *keep = fd;
+            else
+                close(fd);
+        }
+    }
+}
+
+int mproc_conn_recv_fd(mproc_conn_t *c, int *fd, double timeout)
+{
+    int r = check_receiver(c);
+    if (r != 0)
+        return r;
+    if (fd == NULL || !(c->flags & MPROC__CONN_UNIX) || c->header_got > 0)
+        return MPROC_EINVAL; /* not a Unix socket, or in the middle of a message */
+    mproc__deadline_t d;
+    r = mproc__deadline_init(&d, timeout);
+    if (r != 0)
+        return r;
+    unsigned char count;
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(4 * sizeof(int))];
+    } control;
+    for (;;) {
+        struct iovec iov = { .iov_base = &count, .iov_len = 1 };
+        struct msghdr m = {
+            .msg_iov = &iov, .msg_iovlen = 1,
+            .msg_control = control.space, .msg_controllen = sizeof control.space,
+        };
+        ssize_t got = recvmsg(c->fd, &m, MSG_CMSG_CLOEXEC);
+        if (got == 1) {
+            int received = -1;
+            take_descriptors(&m, (m.msg_flags & MSG_CTRUNC) ? NULL : &received);
+            if (received < 0) {
+                /* A byte of a message, not a descriptor: the framing is lost. */
+                return conn_break(c);
+            }
+            *fd = received;
+            return 0;
+        }
+        if (got == 0)
+            return MPROC_EOF;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return errno == ECONNRESET ? MPROC_EOF : mproc__errno(errno);
+        r = mproc__fd_wait(c->fd, POLLIN, &d);
+        if (r != 0)
+            return r;
+    }
+}

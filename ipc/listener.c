@@ -1,0 +1,376 @@
+/* Listener and Client (multiprocessing.connection.Listener, Client): Unix
+ * and TCP sockets, with Python's authentication handshake when a key is
+ * given. The listener challenges first, then answers the client's challenge;
+ * the client does the reverse. */
+#include "conn_internal.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_HANDSHAKE_TIMEOUT 10.0
+#define LISTEN_BACKLOG 128
+
+struct mproc_listener {
+    int fd;
+    unsigned conn_flags; /* for the connections it accepts */
+    char *address;
+    char *socket_path;   /* a file to remove at close, or NULL */
+    char *private_dir;   /* the 0700 directory of an address-less listener, or NULL */
+    pid_t creator;       /* only the creating process removes files */
+    unsigned char *key;  /* NULL: no handshake */
+    size_t keylen;
+    double handshake_timeout;
+};
+
+/* A copy of the key (a non-NULL pointer even for an empty key, which still
+ * means "authenticate", as in Python). */
+static int copy_key(const void *authkey, size_t keylen, unsigned char **key)
+{
+    *key = NULL;
+    if (authkey == NULL)
+        return 0;
+    *key = malloc(keylen > 0 ? keylen : 1);
+    if (*key == NULL)
+        return MPROC_ENOMEM;
+    memcpy(*key, authkey, keylen);
+    return 0;
+}
+
+static void free_key(unsigned char *key, size_t keylen)
+{
+    if (key != NULL) {
+        explicit_bzero(key, keylen);
+        free(key);
+    }
+}
+
+static void set_tcp_nodelay(int fd)
+{
+    /* Every frame leaves in one write: no reason to let Nagle hold it. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* A socket file nobody accepts on (its listener died without removing it). */
+static int stale_socket(const mproc__address_t *a)
+{
+    struct stat st;
+    if (a->abstract || lstat(a->un.sun_path, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return 0;
+    int refused = connect(probe, (const struct sockaddr *)&a->un, a->un_len) != 0 &&
+                  errno == ECONNREFUSED;
+    close(probe);
+    return refused;
+}
+
+static int bind_error(int e)
+{
+    return e == EADDRINUSE ? MPROC_EEXIST : mproc__errno(e);
+}
+
+static int listen_unix(struct mproc_listener *l, const mproc__address_t *a)
+{
+    l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (l->fd < 0)
+        return mproc__errno(errno);
+    int r = bind(l->fd, (const struct sockaddr *)&a->un, a->un_len);
+    if (r != 0 && errno == EADDRINUSE && stale_socket(a)) {
+        unlink(a->un.sun_path);
+        r = bind(l->fd, (const struct sockaddr *)&a->un, a->un_len);
+    }
+    if (r != 0)
+        return bind_error(errno);
+    if (!a->abstract && (l->socket_path = strdup(a->un.sun_path)) == NULL)
+        return MPROC_ENOMEM;
+    if (listen(l->fd, LISTEN_BACKLOG) != 0)
+        return mproc__errno(errno);
+    l->conn_flags |= MPROC__CONN_UNIX;
+    return 0;
+}
+
+static int listen_tcp(struct mproc_listener *l, const mproc__address_t *a)
+{
+    struct addrinfo *res;
+    int r = mproc__address_resolve(a, 1, &res);
+    if (r != 0)
+        return r;
+    r = MPROC_ENOENT;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            r = mproc__errno(errno);
+            continue;
+        }
+        int one = 1; /* as Python's Listener: a restarted server can rebind at once */
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+            r = bind_error(errno);
+            close(fd);
+            continue;
+        }
+        l->fd = fd;
+        r = 0;
+        break;
+    }
+    freeaddrinfo(res);
+    return r;
+}
+
+/* address NULL: "<tmp>/mproc-XXXXXX/listener", the directory 0700. */
+static int private_address(struct mproc_listener *l, mproc__address_t *a)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] != '/')
+        tmp = "/tmp";
+    char dir[sizeof a->un.sun_path];
+    if ((size_t)snprintf(dir, sizeof dir, "%s/mproc-XXXXXX", tmp) >= sizeof dir - sizeof "/listener")
+        return MPROC_EINVAL;
+    if (mkdtemp(dir) == NULL)
+        return mproc__errno(errno);
+    if ((l->private_dir = strdup(dir)) == NULL) {
+        rmdir(dir);
+        return MPROC_ENOMEM;
+    }
+    char path[sizeof dir + sizeof "/listener"];
+    snprintf(path, sizeof path, "%s/listener", dir);
+    return mproc__address_parse(path, a);
+}
+
+int mproc_listener_create(mproc_listener_t **lp, const char *address, const void *authkey,
+                          size_t keylen)
+{
+    if (lp == NULL)
+        return MPROC_EINVAL;
+    mproc__address_t a;
+    if (address != NULL && mproc__address_parse(address, &a) != 0)
+        return MPROC_EINVAL;
+    struct mproc_listener *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return MPROC_ENOMEM;
+    l->fd = -1;
+    l->creator = getpid();
+    l->conn_flags = MPROC__CONN_RECV | MPROC__CONN_SEND | MPROC__CONN_SOCKET;
+    l->handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
+    l->keylen = keylen;
+    int r = copy_key(authkey, keylen, &l->key);
+    if (r == 0 && address == NULL)
+        r = private_address(l, &a);
+    if (r == 0)
+        r = a.is_unix ? listen_unix(l, &a) : listen_tcp(l, &a);
+    if (r == 0 && (l->address = mproc__address_of_socket(l->fd)) == NULL)
+        r = MPROC_ENOMEM;
+    if (r != 0) {
+        mproc_listener_close(l);
+        return r;
+    }
+    *lp = l;
+    return 0;
+}
+
+const char *mproc_listener_address(mproc_listener_t *l)
+{
+    return l == NULL ? NULL : l->address;
+}
+
+int mproc_listener_set_handshake_timeout(mproc_listener_t *l, double timeout)
+{
+    if (l == NULL || isnan(timeout) || timeout <= 0)
+        return MPROC_EINVAL;
+    l->handshake_timeout = timeout;
+    return 0;
+}
+
+/* Any way a handshake goes wrong is the client failing to authenticate; only
+ * local trouble (memory, descriptors) is reported as itself. */
+static int handshake_error(int r)
+{
+    return (r == MPROC_ENOMEM || r == MPROC_EMFILE) ? r : MPROC_EAUTH;
+}
+
+int mproc_listener_accept(mproc_listener_t *l, mproc_conn_t **c, double timeout)
+{
+    if (l == NULL || c == NULL)
+        return MPROC_EINVAL;
+    mproc__deadline_t d;
+    int r = mproc__deadline_init(&d, timeout);
+    if (r != 0)
+        return r;
+    int fd;
+    for (;;) {
+        fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd >= 0)
+            break;
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno != EAGAIN)
+            return mproc__errno(errno);
+        r = mproc__fd_wait(l->fd, POLLIN, &d);
+        if (r != 0)
+            return r;
+    }
+    if (!(l->conn_flags & MPROC__CONN_UNIX))
+        set_tcp_nodelay(fd);
+    mproc_conn_t *conn;
+    r = mproc__conn_wrap(&conn, fd, l->conn_flags);
+    if (r != 0)
+        return r;
+    if (l->key != NULL) {
+        /* The client gets its own time for the handshake, however little
+         * was left of the caller's timeout: accept(0) with a client waiting
+         * must still let it in. */
+        mproc__deadline_t hd;
+        mproc__deadline_init(&hd, l->handshake_timeout);
+        r = mproc__auth_deliver(conn, l->key, l->keylen, &hd);
+        if (r == 0)
+            r = mproc__auth_answer(conn, l->key, l->keylen, &hd);
+        if (r != 0) {
+            mproc_conn_close(conn);
+            return handshake_error(r);
+        }
+    }
+    *c = conn;
+    return 0;
+}
+
+int mproc_listener_close(mproc_listener_t *l)
+{
+    if (l == NULL)
+        return MPROC_EINVAL;
+    if (l->fd >= 0)
+        close(l->fd);
+    if (getpid() == l->creator) {
+        if (l->socket_path != NULL)
+            unlink(l->socket_path);
+        if (l->private_dir != NULL)
+            rmdir(l->private_dir);
+    }
+    free(l->socket_path);
+    free(l->private_dir);
+    free(l->address);
+    free_key(l->key, l->keylen);
+    free(l);
+    return 0;
+}
+
+/* ---- Client ---------------------------------------------------------------- */
+
+/* Connects a non-blocking socket, waiting for completion until d. */
+static int connect_until(int fd, const struct sockaddr *sa, socklen_t len, const mproc__deadline_t *d)
+{
+    for (;;) {
+        if (connect(fd, sa, len) == 0 || errno == EISCONN)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN && sa->sa_family == AF_UNIX) {
+            /* The listener's backlog is full. Unix sockets cannot be polled
+             * for this; try again shortly, within the deadline. */
+            if (mproc__deadline_expired(d))
+                return MPROC_ETIMEDOUT;
+            struct timespec step = { 0, 1000000 };
+            nanosleep(&step, NULL);
+            continue;
+        }
+        if (errno != EINPROGRESS)
+            return mproc__errno(errno);
+        int r = mproc__fd_wait(fd, POLLOUT, d);
+        if (r != 0)
+            return r;
+        int err = 0;
+        socklen_t elen = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+        return err == 0 ? 0 : mproc__errno(err);
+    }
+}
+
+static int connect_unix(const mproc__address_t *a, const mproc__deadline_t *d, int *out)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return mproc__errno(errno);
+    int r = connect_until(fd, (const struct sockaddr *)&a->un, a->un_len, d);
+    if (r != 0) {
+        close(fd);
+        return r;
+    }
+    *out = fd;
+    return 0;
+}
+
+static int connect_tcp(const mproc__address_t *a, const mproc__deadline_t *d, int *out)
+{
+    struct addrinfo *res;
+    int r = mproc__address_resolve(a, 0, &res);
+    if (r != 0)
+        return r;
+    r = MPROC_ENOENT;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            r = mproc__errno(errno);
+            continue;
+        }
+        r = connect_until(fd, ai->ai_addr, ai->ai_addrlen, d);
+        if (r == 0) {
+            set_tcp_nodelay(fd);
+            *out = fd;
+            break;
+        }
+        close(fd);
+        if (r == MPROC_ETIMEDOUT)
+            break;
+    }
+    freeaddrinfo(res);
+    return r;
+}
+
+int mproc_client_timeout(mproc_conn_t **c, const char *address, const void *authkey, size_t keylen,
+                         double timeout)
+{
+    mproc__address_t a;
+    if (c == NULL || mproc__address_parse(address, &a) != 0)
+        return MPROC_EINVAL;
+    mproc__deadline_t d;
+    int r = mproc__deadline_init(&d, timeout);
+    if (r != 0)
+        return r;
+    int fd = -1;
+    r = a.is_unix ? connect_unix(&a, &d, &fd) : connect_tcp(&a, &d, &fd);
+    if (r != 0)
+        return r;
+    unsigned flags = MPROC__CONN_RECV | MPROC__CONN_SEND | MPROC__CONN_SOCKET;
+    if (a.is_unix)
+        flags |= MPROC__CONN_UNIX;
+    mproc_conn_t *conn;
+    r = mproc__conn_wrap(&conn, fd, flags);
+    if (r != 0)
+        return r;
+    if (authkey != NULL) {
+        r = mproc__auth_answer(conn, authkey, keylen, &d);
+        if (r == 0)
+            r = mproc__auth_deliver(conn, authkey, keylen, &d);
+        if (r != 0) {
+            mproc_conn_close(conn);
+            return r == MPROC_EMSGSIZE ? MPROC_EPROTO : r;
+        }
+    }
+    *c = conn;
+    return 0;
+}
+
+int mproc_client(mproc_conn_t **c, const char *address, const void *authkey, size_t keylen)
+{
+    return mproc_client_timeout(c, address, authkey, keylen, MPROC_FOREVER);
+}
