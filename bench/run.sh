@@ -9,12 +9,15 @@ echo "== queues (bench/bench_queue) =="
 "$builddir/bench/bench_queue" || exit 1
 echo "== Value (bench/bench_value) =="
 "$builddir/bench/bench_value" || exit 1
+echo "== connections (bench/bench_conn) =="
+"$builddir/bench/bench_conn" || exit 1
 py=${PYTHON3:-python3}
 if command -v "$py" >/dev/null 2>&1; then
     echo "== baseline: $($py --version 2>&1) =="
     "$py" "$srcdir/bench/python_lock.py"
     "$py" "$srcdir/bench/python_queue.py"
     "$py" "$srcdir/bench/python_value.py"
+    "$py" "$srcdir/bench/python_conn.py"
 else
     echo "(python3 not found: Python baselines skipped)"
 fi

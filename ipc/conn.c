@@ -1,8 +1,9 @@
 /* Connection: one end of a message channel framed as Python's
  * multiprocessing.connection frames it, over a socket or a pipe.
  *
- * Descriptors are non-blocking: every wait is a ppoll against the caller's
- * deadline, so a timeout works in the middle of a message too. Nothing is
+ * Descriptors are blocking (a send without a timeout, and a receive without
+ * one, cost one system call each); a receive with a timeout waits with ppoll
+ * against its deadline, so it holds in the middle of a message too. Nothing is
  * read ahead of the message being received: what is in the kernel's buffer is
  * exactly what the peer sent after it, so poll/epoll on the descriptor stays
  * truthful. A message interrupted by a timeout keeps its header and the bytes
@@ -39,11 +40,11 @@ int mproc_pipe(mproc_conn_t **c1, mproc_conn_t **c2, int duplex)
     int fds[2];
     unsigned f1, f2;
     if (duplex) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0)
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
             return mproc__errno(errno);
         f1 = f2 = MPROC__CONN_RECV | MPROC__CONN_SEND | MPROC__CONN_SOCKET | MPROC__CONN_UNIX;
     } else {
-        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+        if (pipe2(fds, O_CLOEXEC) != 0)
             return mproc__errno(errno);
         f1 = MPROC__CONN_RECV;
         f2 = MPROC__CONN_SEND;
@@ -196,19 +197,33 @@ static int conn_break(mproc_conn_t *c)
 }
 
 /* Reads at most want bytes, waiting until d for the first. The count read,
- * 0 at end of file, or a negative code. */
+ * 0 at end of file, or a negative code.
+ *
+ * Descriptors are blocking, so a receive without a timeout costs one read
+ * that sleeps in the kernel until data comes. With a timeout, a socket is
+ * read with MSG_DONTWAIT and waited on only when empty; a pipe has no
+ * per-call non-blocking read, so it is polled first. */
 static ssize_t read_some(mproc_conn_t *c, void *dst, size_t want, const mproc__deadline_t *d)
 {
+    int readable = d->kind == MPROC__FOREVER;
     for (;;) {
-        ssize_t r = read(c->fd, dst, want);
+        ssize_t r;
+        if (c->flags & MPROC__CONN_SOCKET)
+            r = recv(c->fd, dst, want, readable ? 0 : MSG_DONTWAIT);
+        else if (readable)
+            r = read(c->fd, dst, want);
+        else
+            r = -1, errno = EAGAIN;
         if (r >= 0)
             return r;
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN) {
+            /* (also where the caller made the descriptor non-blocking) */
             int w = mproc__fd_wait(c->fd, POLLIN, d);
             if (w != 0)
                 return w;
+            readable = 1;
             continue;
         }
         if (errno == ECONNRESET)
@@ -464,7 +479,7 @@ int mproc_conn_recv_fd(mproc_conn_t *c, int *fd, double timeout)
             .msg_iov = &iov, .msg_iovlen = 1,
             .msg_control = control.space, .msg_controllen = sizeof control.space,
         };
-        ssize_t got = recvmsg(c->fd, &m, MSG_CMSG_CLOEXEC);
+        ssize_t got = recvmsg(c->fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (got == 1) {
             int received = -1;
             take_descriptors(&m, (m.msg_flags & MSG_CTRUNC) ? NULL : &received);

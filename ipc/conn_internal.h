@@ -35,7 +35,7 @@ struct mproc_conn {
     int broken; /* MPROC_EPROTO once the stream lost its framing */
 };
 
-/* Wraps an open, non-blocking, close-on-exec descriptor. 0 or MPROC_ENOMEM
+/* Wraps an open, blocking, close-on-exec descriptor. 0 or MPROC_ENOMEM
  * (fd is then closed). */
 int mproc__conn_wrap(mproc_conn_t **c, int fd, unsigned flags);
 

@@ -209,7 +209,7 @@ int mproc_listener_accept(mproc_listener_t *l, mproc_conn_t **c, double timeout)
         return r;
     int fd;
     for (;;) {
-        fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC); /* blocking, like every connection */
         if (fd >= 0)
             break;
         if (errno == EINTR || errno == ECONNABORTED)
@@ -266,6 +266,16 @@ int mproc_listener_close(mproc_listener_t *l)
 
 /* ---- Client ---------------------------------------------------------------- */
 
+/* Connections are blocking; a client's socket is non-blocking only while it
+ * connects, so the connect can be timed. */
+static int make_blocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+        return mproc__errno(errno);
+    return 0;
+}
+
 /* Connects a non-blocking socket, waiting for completion until d. */
 static int connect_until(int fd, const struct sockaddr *sa, socklen_t len, const mproc__deadline_t *d)
 {
@@ -301,6 +311,8 @@ static int connect_unix(const mproc__address_t *a, const mproc__deadline_t *d, i
     if (fd < 0)
         return mproc__errno(errno);
     int r = connect_until(fd, (const struct sockaddr *)&a->un, a->un_len, d);
+    if (r == 0)
+        r = make_blocking(fd);
     if (r != 0) {
         close(fd);
         return r;
@@ -323,6 +335,8 @@ static int connect_tcp(const mproc__address_t *a, const mproc__deadline_t *d, in
             continue;
         }
         r = connect_until(fd, ai->ai_addr, ai->ai_addrlen, d);
+        if (r == 0)
+            r = make_blocking(fd);
         if (r == 0) {
             set_tcp_nodelay(fd);
             *out = fd;

@@ -28,10 +28,13 @@ expect queue_producer_consumer "put item 1" "put item 10" "consumed item 1" "con
 expect priority_queue "got 12" "got 20" "got 45" "got 78"
 expect worker_pool "total 171700 (expected 171700)"
 expect array_sum "sum 2000001000000 (expected 2000001000000)"
+expect pipe_workers "primes below 1000000: 78498"
 expect shared_counter "counter 40000, doubled under the lock 80000"
 if command -v python3 >/dev/null 2>&1; then
     py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     expect shm_with_python "python says: hello from python $py"
+    expect serve_python "python got: 5 corpm" "python got: 6 skaeps" "python got: 6 nohtyp" \
+        "served 3 requests from python"
 fi
 expect demo "worker 2: killed (SIGKILL), as planned" "lock recoveries after a death: 1"
 out=$("$dir/demo" 2>&1)

@@ -18,9 +18,8 @@ extern "C" {
  * sends and one thread receives at a time: concurrent senders (or receivers)
  * on one connection need a lock of their own. A connection inherited by a
  * forked child is the same channel in both processes; close it on the side
- * that does not use it. Every descriptor mproc opens is close-on-exec and
- * non-blocking; SIGPIPE never reaches the caller (a vanished peer is
- * MPROC_EPIPE). */
+ * that does not use it. Every descriptor mproc opens is close-on-exec;
+ * SIGPIPE never reaches the caller (a vanished peer is MPROC_EPIPE). */
 typedef struct mproc_conn mproc_conn_t;
 typedef struct mproc_listener mproc_listener_t;
 
