@@ -279,29 +279,48 @@ static void message_done(mproc_conn_t *c)
     c->length_known = 0;
 }
 
-/* Reads the current message's body into dst (room for c->length bytes). On
- * a timeout, what arrived is saved for the next call. */
-static int read_body(mproc_conn_t *c, unsigned char *dst, const mproc__deadline_t *d)
+/* Keeps the body bytes dst[c->partial_got, got) for the next call. The
+ * buffer has room for the whole body, so each byte is copied once. */
+static int keep_partial(mproc_conn_t *c, const unsigned char *dst, size_t got)
 {
-    size_t got = c->partial_got;
-    if (got > 0)
-        memcpy(dst, c->partial, got);
-    while (got < c->length) {
-        ssize_t r = read_some(c, dst + got, (size_t)c->length - got, d);
+    if (got == c->partial_got)
+        return 0;
+    if (c->partial == NULL && (c->partial = malloc((size_t)c->length)) == NULL)
+        return conn_break(c);
+    memcpy(c->partial + c->partial_got, dst + c->partial_got, got - c->partial_got);
+    c->partial_got = got;
+    return 0;
+}
+
+/* Reads the rest of the current message's body into dst (room for c->length
+ * bytes), whose first c->partial_got bytes are already there. 0 when
+ * complete; else the error, with the count read so far in *got. */
+static int read_rest(mproc_conn_t *c, unsigned char *dst, size_t *got, const mproc__deadline_t *d)
+{
+    *got = c->partial_got;
+    while (*got < c->length) {
+        ssize_t r = read_some(c, dst + *got, (size_t)c->length - *got, d);
         if (r == 0)
             return conn_break(c); /* the peer closed in the middle of a message */
-        if (r < 0) {
-            if (got > c->partial_got) {
-                unsigned char *keep = realloc(c->partial, got);
-                if (keep == NULL)
-                    return conn_break(c);
-                memcpy(keep, dst, got);
-                c->partial = keep;
-                c->partial_got = got;
-            }
+        if (r < 0)
             return (int)r;
-        }
-        got += (size_t)r;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
+/* The current message's body into the caller's dst. On a timeout, what
+ * arrived is kept in the connection for the next call. */
+static int read_body(mproc_conn_t *c, unsigned char *dst, const mproc__deadline_t *d)
+{
+    if (c->partial_got > 0)
+        memcpy(dst, c->partial, c->partial_got);
+    size_t got;
+    int r = read_rest(c, dst, &got, d);
+    if (r != 0) {
+        if (!c->broken && keep_partial(c, dst, got) != 0)
+            return MPROC_EPROTO;
+        return r;
     }
     message_done(c);
     return 0;
@@ -359,15 +378,22 @@ int mproc_conn_recv_alloc(mproc_conn_t *c, void **data, size_t *len, double time
     *len = (size_t)c->length;
     if (c->length > c->max_message)
         return MPROC_EMSGSIZE;
-    unsigned char *buf = malloc(c->length > 0 ? (size_t)c->length : 1);
-    if (buf == NULL)
-        return MPROC_ENOMEM;
-    r = read_body(c, buf, &d);
-    if (r != 0) {
-        free(buf);
-        return r;
+    /* The body goes straight into the buffer that will be the caller's; a
+     * timeout leaves it in the connection, and the next call carries on in
+     * it, so a message trickling in is never copied twice. */
+    if (c->partial == NULL) {
+        c->partial = malloc(c->length > 0 ? (size_t)c->length : 1);
+        if (c->partial == NULL)
+            return MPROC_ENOMEM;
     }
-    *data = buf;
+    size_t got;
+    r = read_rest(c, c->partial, &got, &d);
+    c->partial_got = got;
+    if (r != 0)
+        return r;
+    *data = c->partial;
+    c->partial = NULL;
+    message_done(c);
     return 0;
 }
 

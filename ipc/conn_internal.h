@@ -30,7 +30,7 @@ struct mproc_conn {
     unsigned header_got;
     int length_known;
     uint64_t length;
-    unsigned char *partial; /* body bytes read by a call that then timed out */
+    unsigned char *partial; /* room for the whole body; its first partial_got bytes arrived */
     size_t partial_got;
     int broken; /* MPROC_EPROTO once the stream lost its framing */
 };
