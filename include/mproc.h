@@ -10,5 +10,6 @@
 #include <mproc/queue.h>
 #include <mproc/shared.h>
 #include <mproc/connection.h>
+#include <mproc/manager.h>
 
 #endif

@@ -72,6 +72,14 @@ int mproc_conn_close(mproc_conn_t *c)
     return 0;
 }
 
+int mproc__conn_release_fd(mproc_conn_t *c)
+{
+    int fd = c->fd;
+    free(c->partial);
+    free(c);
+    return fd;
+}
+
 int mproc_conn_fileno(mproc_conn_t *c)
 {
     return c == NULL ? -1 : c->fd;
@@ -220,6 +228,8 @@ static ssize_t read_some(mproc_conn_t *c, void *dst, size_t want, const mproc__d
             continue;
         if (errno == EAGAIN) {
             /* (also where the caller made the descriptor non-blocking) */
+            if (d->kind == MPROC__NOWAIT && (c->flags & MPROC__CONN_SOCKET))
+                return MPROC_ETIMEDOUT; /* a MSG_DONTWAIT read said it all */
             int w = mproc__fd_wait(c->fd, POLLIN, d);
             if (w != 0)
                 return w;

@@ -96,4 +96,10 @@ int mproc__address_resolve(const mproc__address_t *a, int passive, struct addrin
  * "@name". A malloc'ed string or NULL. */
 char *mproc__address_of_socket(int fd);
 
+/* ---- for the Manager ---- */
+/* The listening descriptor of l (still owned by l). */
+int mproc__listener_fd(mproc_listener_t *l);
+/* Frees c but keeps its descriptor open, handing it to the caller. */
+int mproc__conn_release_fd(mproc_conn_t *c);
+
 #endif

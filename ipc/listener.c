@@ -179,6 +179,11 @@ int mproc_listener_create(mproc_listener_t **lp, const char *address, const void
     return 0;
 }
 
+int mproc__listener_fd(mproc_listener_t *l)
+{
+    return l->fd;
+}
+
 const char *mproc_listener_address(mproc_listener_t *l)
 {
     return l == NULL ? NULL : l->address;

@@ -6,11 +6,14 @@
  *   mproc rm NAME...                  unlink
  *   mproc gc [--blocks] [--dry-run] [NAME...]
  *                                     unlink objects nobody uses any more
+ *   mproc manager --listen ADDRESS [--authkey-file FILE] [--snapshot FILE]
+ *                                     run a Manager server (manager_cmd.c)
  *
  * Exit status: 0 done, 1 a NAME failed (missing, not permitted), 2 bad usage.
  * It is linked with the library's internals (libmproc_core) to read headers
  * and type-specific state. */
 #include "internal.h"
+#include "manager_cmd.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +34,7 @@ static void usage(FILE *to)
           "       mproc info [--json] NAME\n"
           "       mproc rm NAME...\n"
           "       mproc gc [--blocks] [--dry-run] [NAME...]\n"
+          "       mproc manager --listen ADDRESS [--authkey-file FILE] [--snapshot FILE]\n"
           "\n"
           "  ls    list the named mproc objects and shared-memory blocks on this machine:\n"
           "        name, type, size, creator pid, and whether a live process maps it\n"
@@ -39,7 +43,12 @@ static void usage(FILE *to)
           "  gc    remove mproc objects that no live process maps and whose creator\n"
           "        is gone, and abandoned half-built ones; --blocks: also raw blocks\n"
           "        that nobody maps; --dry-run: only say what would go; NAMEs: consider\n"
-          "        only these\n",
+          "        only these\n"
+          "  manager  run a Manager server (shared dicts and lists) in the foreground\n"
+          "        until SIGTERM or SIGINT; ADDRESS as for mproc_listener_create (TCP\n"
+          "        needs --authkey-file: the key is the file's bytes, less a trailing\n"
+          "        newline); --snapshot: load FILE at start, write it at the end and on\n"
+          "        SIGUSR1\n",
           to);
 }
 
@@ -457,6 +466,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "manager"))
+        return mproc_tool_manager(argc - 2, argv + 2);
     int blocks = 0, dry_run = 0, rest = argc;
     char **args = argv + 2;
     int nargs = 0;

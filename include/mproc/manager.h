@@ -1,0 +1,128 @@
+/* mproc/manager.h: the Manager (multiprocessing.Manager): a server process
+ * owning named dicts and lists whose keys and values are byte strings, used
+ * by forked workers, unrelated processes, and processes on other machines
+ * (TCP with an authkey). Include <mproc.h>, not this file.
+ *
+ * Every operation is one request to the server and is atomic there:
+ * mproc_dict_incr is a real atomic counter (Python's d[k] += 1 is not).
+ * A handle may be used from several threads (one request at a time goes over
+ * its connection) and in children forked after it was made: a child's first
+ * call opens a connection of its own, so no two processes ever share one.
+ * The wire format is documented in docs/manager-protocol.md.
+ *
+ * Errors of every call below besides those listed: MPROC_EINVAL (NULL
+ * arguments), MPROC_EMSGSIZE (a key over 64 KiB, a value over 16 MiB, a
+ * request over 64 MiB), MPROC_ETYPE (the name is a list, used as a dict, or
+ * the reverse), MPROC_EPIPE / MPROC_EOF (the server is gone), MPROC_EPROTO
+ * (a reply that makes no sense), MPROC_ESHUTDOWN (the handle's server was
+ * shut down). */
+#ifndef MPROC_MANAGER_H
+#define MPROC_MANAGER_H
+
+#include <mproc/common.h>
+
+#include <limits.h> /* SSIZE_MAX, for slices to the end */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mproc_manager mproc_manager_t;
+typedef struct mproc_dict mproc_dict_t;
+typedef struct mproc_list mproc_list_t;
+
+/* A byte string returned by the Manager (data is malloc'ed, NUL-terminated
+ * past len for convenience), and a key with its value. */
+typedef struct { void *data; size_t len; } mproc_buf_t;
+typedef struct { mproc_buf_t key, value; } mproc_item_t;
+/* Free an array returned by keys/items/slice (and each element's data). */
+MPROC_API void mproc_bufs_free(mproc_buf_t *bufs, size_t n);
+MPROC_API void mproc_items_free(mproc_item_t *items, size_t n);
+
+/* Forks a server process and connects to it. address NULL: a private Unix
+ * socket (see mproc_listener_create for the forms). authkey NULL: a random
+ * 32-byte key, known to this process and its children
+ * (mproc_manager_authkey). The server stops at mproc_manager_shutdown or when
+ * the process that started it exits; it never outlives its starter. It keeps
+ * none of the starter's descriptors but its own.
+ * 0; MPROC_EINVAL; MPROC_EEXIST (address taken); MPROC_ENOMEM; MPROC_EMFILE. */
+MPROC_API int mproc_manager_start(mproc_manager_t **m, const char *address, const void *authkey,
+                                  size_t keylen);
+/* Attaches to a running server (one started elsewhere, or `mproc manager`).
+ * 0; MPROC_ENOENT; -ECONNREFUSED; MPROC_EAUTH (wrong key). */
+MPROC_API int mproc_manager_connect(mproc_manager_t **m, const char *address, const void *authkey,
+                                    size_t keylen);
+/* The server's address (the real port for TCP port 0). */
+MPROC_API const char *mproc_manager_address(mproc_manager_t *m);
+/* The key clients must present (the random one if start made it); *len its size. */
+MPROC_API const void *mproc_manager_authkey(mproc_manager_t *m, size_t *len);
+/* Stops the server (its data goes with it), waits for it to exit if this
+ * process started it, then closes the handle. 0, or the error of the request
+ * (the handle is closed either way). */
+MPROC_API int mproc_manager_shutdown(mproc_manager_t *m);
+/* Drops this handle; the server runs on. Dict and list handles made from it
+ * must be closed first. 0, MPROC_EINVAL. */
+MPROC_API int mproc_manager_close(mproc_manager_t *m);
+
+/* ---- dicts ---- */
+
+/* A handle on the dict called name (1..255 bytes), created empty if new.
+ * Close it with mproc_dict_close. */
+MPROC_API int mproc_manager_dict(mproc_manager_t *m, const char *name, mproc_dict_t **d);
+MPROC_API int mproc_dict_set(mproc_dict_t *d, const void *key, size_t klen, const void *val, size_t vlen);
+/* *val: a malloc'ed copy (free it), NUL-terminated past *vlen. MPROC_EKEY. */
+MPROC_API int mproc_dict_get(mproc_dict_t *d, const void *key, size_t klen, void **val, size_t *vlen);
+MPROC_API int mproc_dict_del(mproc_dict_t *d, const void *key, size_t klen); /* MPROC_EKEY */
+/* 1 or 0 (or a negative error). */
+MPROC_API int mproc_dict_contains(mproc_dict_t *d, const void *key, size_t klen);
+/* Removes the key and hands its value over. MPROC_EKEY. val may be NULL. */
+MPROC_API int mproc_dict_pop(mproc_dict_t *d, const void *key, size_t klen, void **val, size_t *vlen);
+/* Sets key to dflt unless present; the value it then holds goes to *val
+ * (val may be NULL). */
+MPROC_API int mproc_dict_setdefault(mproc_dict_t *d, const void *key, size_t klen, const void *dflt,
+                                    size_t dlen, void **val, size_t *vlen);
+/* Adds delta to the integer kept as decimal text under key (a missing key
+ * counts as 0); *result (may be NULL) the new value. MPROC_EINVAL (the value
+ * is not a decimal integer: nothing changed); MPROC_EOVERFLOW (past int64). */
+MPROC_API int mproc_dict_incr(mproc_dict_t *d, const void *key, size_t klen, int64_t delta,
+                              int64_t *result);
+MPROC_API int mproc_dict_len(mproc_dict_t *d, size_t *n);
+/* A consistent snapshot, in insertion order; free with mproc_bufs_free /
+ * mproc_items_free. An empty dict gives *n = 0 and a NULL array. */
+MPROC_API int mproc_dict_keys(mproc_dict_t *d, mproc_buf_t **keys, size_t *n);
+MPROC_API int mproc_dict_items(mproc_dict_t *d, mproc_item_t **items, size_t *n);
+/* Sets n items in one round trip, atomically. */
+MPROC_API int mproc_dict_update(mproc_dict_t *d, const mproc_item_t *items, size_t n);
+MPROC_API int mproc_dict_clear(mproc_dict_t *d);
+MPROC_API void mproc_dict_close(mproc_dict_t *d);
+
+/* ---- lists ---- index < 0 counts from the end, as in Python ---- */
+
+MPROC_API int mproc_manager_list(mproc_manager_t *m, const char *name, mproc_list_t **l);
+MPROC_API int mproc_list_append(mproc_list_t *l, const void *val, size_t vlen);
+/* Appends n values in one round trip, atomically. */
+MPROC_API int mproc_list_extend(mproc_list_t *l, const mproc_buf_t *vals, size_t n);
+MPROC_API int mproc_list_get(mproc_list_t *l, ssize_t index, void **val, size_t *vlen); /* MPROC_EINDEX */
+MPROC_API int mproc_list_set(mproc_list_t *l, ssize_t index, const void *val, size_t vlen); /* MPROC_EINDEX */
+/* Inserts before index; out-of-range indexes clamp, as list.insert. */
+MPROC_API int mproc_list_insert(mproc_list_t *l, ssize_t index, const void *val, size_t vlen);
+/* Removes the item at index (-1: the last) and hands it over (val may be
+ * NULL). MPROC_EINDEX (also for an empty list). */
+MPROC_API int mproc_list_pop(mproc_list_t *l, ssize_t index, void **val, size_t *vlen);
+/* Removes the first item equal to val. MPROC_EVALUE. */
+MPROC_API int mproc_list_remove(mproc_list_t *l, const void *val, size_t vlen);
+/* The index of the first item equal to val. MPROC_EVALUE. */
+MPROC_API int mproc_list_index(mproc_list_t *l, const void *val, size_t vlen, size_t *index);
+MPROC_API int mproc_list_len(mproc_list_t *l, size_t *n);
+/* Items [start, stop) clamped as Python's l[start:stop] (use SSIZE_MAX for
+ * "to the end"); a consistent snapshot; free with mproc_bufs_free. */
+MPROC_API int mproc_list_slice(mproc_list_t *l, ssize_t start, ssize_t stop, mproc_buf_t **vals,
+                               size_t *n);
+MPROC_API int mproc_list_clear(mproc_list_t *l);
+MPROC_API void mproc_list_close(mproc_list_t *l);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

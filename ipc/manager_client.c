@@ -1,0 +1,437 @@
+/* The Manager's client side: starting and attaching to a server, and one
+ * round trip per dict or list operation (docs/manager-protocol.md).
+ *
+ * A handle's connection belongs to the process that opened it. Handles are
+ * kept in a registry so that a fork handler can mark every one of them in the
+ * child: the child's first call closes its inherited copy of the socket (the
+ * parent's stays open) and connects anew. A mutex per handle lets several
+ * threads share it, one request at a time. */
+#include "byte_table.h"
+#include "conn_internal.h"
+#include "frame_buffer.h"
+#include "manager_client.h"
+#include "manager_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RANDOM_KEY_BYTES 32
+#define START_TIMEOUT_MS 10000
+
+struct mproc_manager {
+    pthread_mutex_t lock;
+    char *address;
+    unsigned char *key; /* NULL: no handshake */
+    size_t keylen;
+    int fd;             /* -1: not connected (yet, or since an error) */
+    int inherited;      /* fd came with a fork: not ours to use */
+    int shut_down;
+    mproc__frames_t in;
+    mproc__wbuf_t req;
+    pid_t server, starter; /* the server this process forked, and this process */
+    struct mproc_manager *prev, *next;
+};
+
+
+/* ---- the registry and fork ---- */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mproc_manager *registry;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void before_fork(void) { pthread_mutex_lock(&registry_lock); }
+static void after_fork_parent(void) { pthread_mutex_unlock(&registry_lock); }
+
+/* In the child only the forking thread exists: no lock can be held by
+ * anyone running, so each is made anew. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&registry_lock, NULL);
+    for (struct mproc_manager *m = registry; m != NULL; m = m->next) {
+        pthread_mutex_init(&m->lock, NULL);
+        m->inherited = m->fd >= 0;
+        mproc__frames_free(&m->in);
+    }
+}
+
+static void install_atfork(void)
+{
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+static void register_handle(struct mproc_manager *m)
+{
+    pthread_once(&atfork_once, install_atfork);
+    pthread_mutex_lock(&registry_lock);
+    m->next = registry;
+    if (registry != NULL)
+        registry->prev = m;
+    registry = m;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void unregister_handle(struct mproc_manager *m)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (m->prev != NULL)
+        m->prev->next = m->next;
+    else
+        registry = m->next;
+    if (m->next != NULL)
+        m->next->prev = m->prev;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* ---- connection ---- */
+
+static void disconnect(struct mproc_manager *m)
+{
+    if (m->fd >= 0)
+        close(m->fd); /* an inherited copy: the parent's own stays open */
+    m->fd = -1;
+    m->inherited = 0;
+    mproc__frames_free(&m->in);
+}
+
+static int connect_handle(struct mproc_manager *m)
+{
+    if (m->inherited)
+        disconnect(m);
+    if (m->fd >= 0)
+        return 0;
+    if (m->shut_down)
+        return MPROC_ESHUTDOWN;
+    mproc_conn_t *c;
+    int r = mproc_client(&c, m->address, m->key, m->keylen);
+    if (r != 0)
+        return r;
+    m->fd = mproc__conn_release_fd(c);
+    m->in.max = SIZE_MAX / 2; /* replies are the server's: trust their size */
+    return 0;
+}
+
+static int send_request(struct mproc_manager *m)
+{
+    unsigned char header[MPROC__FRAME_HEADER_MAX];
+    struct iovec iov[2] = { { header, mproc__frame_header(header, m->req.len) }, { m->req.data, m->req.len } };
+    struct iovec *v = iov;
+    int n = 2;
+    while (n > 0) {
+        struct msghdr msg = { .msg_iov = v, .msg_iovlen = (size_t)n };
+        ssize_t w = sendmsg(m->fd, &msg, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EPIPE || errno == ECONNRESET ? MPROC_EPIPE : mproc__errno(errno);
+        }
+        size_t done = (size_t)w;
+        while (n > 0 && done >= v->iov_len) {
+            done -= v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (char *)v->iov_base + done;
+            v->iov_len -= done;
+        }
+    }
+    return 0;
+}
+
+static int receive_reply(struct mproc_manager *m, mproc__rbuf_t *reply)
+{
+    for (;;) {
+        const unsigned char *msg;
+        size_t len;
+        int r = mproc__frames_next(&m->in, &msg, &len);
+        if (r == 1) {
+            *reply = (mproc__rbuf_t){ msg, msg + len, 0 };
+            return 0;
+        }
+        if (r < 0)
+            return MPROC_EPROTO;
+        ssize_t got = mproc__frames_fill(&m->in, m->fd, 0);
+        if (got == 0)
+            return MPROC_EOF;
+        if (got < 0)
+            return (int)got;
+    }
+}
+
+/* ---- requests (see manager_client.h) ---- */
+
+mproc__wbuf_t *mproc__mgr_begin(mproc_manager_t *m, unsigned op, const char *name, size_t nlen)
+{
+    pthread_mutex_lock(&m->lock);
+    mproc__wbuf_reset(&m->req);
+    mproc__put_u8(&m->req, MPROC__MGR_VERSION);
+    mproc__put_u8(&m->req, op);
+    if (name != NULL) {
+        mproc__put_u16(&m->req, (unsigned)nlen);
+        mproc__put_raw(&m->req, name, nlen);
+    }
+    return &m->req;
+}
+
+void mproc__mgr_end(mproc_manager_t *m)
+{
+    pthread_mutex_unlock(&m->lock);
+}
+
+int mproc__mgr_run(mproc_manager_t *m, mproc__rbuf_t *reply)
+{
+    if (m->req.failed)
+        return MPROC_ENOMEM;
+    if (m->req.len > MPROC__MGR_FRAME_MAX)
+        return MPROC_EMSGSIZE;
+    int r = connect_handle(m);
+    if (r == 0)
+        r = send_request(m);
+    if (r == 0)
+        r = receive_reply(m, reply);
+    if (r == 0 && mproc__get_u8(reply) != MPROC__MGR_VERSION) {
+        /* a server that wants a key we did not give challenges instead */
+        size_t n = sizeof MPROC__CHALLENGE - 1;
+        int challenged = reply->end - reply->p + 1 >= (ptrdiff_t)n &&
+                         memcmp(reply->p - 1, MPROC__CHALLENGE, n) == 0;
+        r = challenged ? MPROC_EAUTH : MPROC_EPROTO;
+    }
+    if (r != 0) {
+        disconnect(m); /* out of step with the server: the next call starts afresh */
+        return r;
+    }
+    int32_t status = (int32_t)mproc__get_u32(reply);
+    if (reply->bad || status > 0)
+        return MPROC_EPROTO;
+    return status;
+}
+
+int mproc__mgr_take_bytes(mproc__rbuf_t *reply, void **val, size_t *vlen)
+{
+    mproc_buf_t b = mproc__get_bytes(reply, SIZE_MAX);
+    if (reply->bad)
+        return MPROC_EPROTO;
+    if (val == NULL)
+        return 0;
+    mproc_buf_t copy = mproc__buf_copy(b.data, b.len);
+    if (copy.data == NULL)
+        return MPROC_ENOMEM;
+    *val = copy.data;
+    if (vlen != NULL)
+        *vlen = copy.len;
+    return 0;
+}
+
+int mproc__mgr_take_u64(mproc__rbuf_t *reply, uint64_t *out)
+{
+    uint64_t v = mproc__get_u64(reply);
+    if (reply->bad)
+        return MPROC_EPROTO;
+    *out = v;
+    return 0;
+}
+
+/* ---- starting, attaching, stopping ---- */
+
+static int new_handle(mproc_manager_t **mp, const char *address, const void *key, size_t keylen)
+{
+    struct mproc_manager *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return MPROC_ENOMEM;
+    pthread_mutex_init(&m->lock, NULL);
+    m->fd = -1;
+    m->keylen = keylen;
+    m->starter = getpid();
+    if ((m->address = strdup(address)) == NULL ||
+        (key != NULL && (m->key = malloc(keylen > 0 ? keylen : 1)) == NULL)) {
+        free(m->address);
+        free(m);
+        return MPROC_ENOMEM;
+    }
+    if (key != NULL)
+        memcpy(m->key, key, keylen);
+    register_handle(m);
+    *mp = m;
+    return 0;
+}
+
+static void free_handle(struct mproc_manager *m)
+{
+    unregister_handle(m);
+    disconnect(m);
+    mproc__wbuf_free(&m->req);
+    if (m->key != NULL) {
+        explicit_bzero(m->key, m->keylen);
+        free(m->key);
+    }
+    free(m->address);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+int mproc_manager_connect(mproc_manager_t **mp, const char *address, const void *authkey, size_t keylen)
+{
+    mproc__address_t a;
+    if (mp == NULL || address == NULL || mproc__address_parse(address, &a) != 0)
+        return MPROC_EINVAL;
+    mproc_manager_t *m;
+    int r = new_handle(&m, address, authkey, keylen);
+    if (r != 0)
+        return r;
+    /* a round trip now, so a wrong address or key, or something that is
+     * not a Manager, shows here */
+    mproc__rbuf_t reply;
+    mproc__mgr_begin(m, MPROC__OP_PING, NULL, 0);
+    r = mproc__mgr_run(m, &reply);
+    mproc__mgr_end(m);
+    if (r != 0) {
+        free_handle(m);
+        return r;
+    }
+    *mp = m;
+    return 0;
+}
+
+/* How the forked server reports to its starter: "OK address" or "ERR code". */
+static void report_ready(const char *address, void *arg)
+{
+    dprintf(*(int *)arg, "OK %s\n", address);
+}
+
+static void report_error(int err, const char *what, void *arg)
+{
+    (void)what;
+    dprintf(*(int *)arg, "ERR %d\n", err);
+}
+
+/* Closes every descriptor of the starter in the server but stdio and keep. */
+static void close_inherited(int keep)
+{
+#ifdef HAVE_CLOSE_RANGE
+    if (keep > 3)
+        close_range(3, (unsigned)keep - 1, 0);
+    close_range((unsigned)keep + 1, ~0u, 0);
+#else
+    for (long fd = 3, max = sysconf(_SC_OPEN_MAX); fd < max; fd++)
+        if (fd != keep)
+            close((int)fd);
+#endif
+}
+
+static int read_report(int fd, char *line, size_t size)
+{
+    size_t n = 0;
+    while (n + 1 < size) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        if (poll(&pfd, 1, START_TIMEOUT_MS) <= 0)
+            return MPROC_ETIMEDOUT;
+        ssize_t r = read(fd, line + n, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return MPROC_EPROTO; /* the server died before it reported */
+        if (line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = '\0';
+    return 0;
+}
+
+int mproc_manager_start(mproc_manager_t **mp, const char *address, const void *authkey, size_t keylen)
+{
+    mproc__address_t a;
+    if (mp == NULL || (address != NULL && mproc__address_parse(address, &a) != 0))
+        return MPROC_EINVAL;
+    unsigned char random_key[RANDOM_KEY_BYTES];
+    if (authkey == NULL) {
+        if (getrandom(random_key, sizeof random_key, 0) != (ssize_t)sizeof random_key)
+            return mproc__errno(errno);
+        authkey = random_key;
+        keylen = sizeof random_key;
+    }
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0)
+        return mproc__errno(errno);
+    pid_t starter = getpid();
+    pid_t server = fork();
+    if (server < 0) {
+        close(report[0]);
+        close(report[1]);
+        return mproc__errno(errno);
+    }
+    if (server == 0) {
+        close_inherited(report[1]);
+        struct mproc__server_opts o = {
+            .address = address, .key = authkey, .keylen = keylen, .watch_pid = starter,
+            .on_ready = report_ready, .on_error = report_error, .arg = &report[1],
+        };
+        _exit(mproc__manager_serve(&o) == 0 ? 0 : 1);
+    }
+    close(report[1]);
+    char line[512];
+    int r = read_report(report[0], line, sizeof line);
+    close(report[0]);
+    if (r == 0 && strncmp(line, "ERR ", 4) == 0)
+        r = atoi(line + 4) < 0 ? atoi(line + 4) : MPROC_EPROTO;
+    else if (r == 0 && strncmp(line, "OK ", 3) != 0)
+        r = MPROC_EPROTO;
+    mproc_manager_t *m = NULL;
+    if (r == 0)
+        r = mproc_manager_connect(&m, line + 3, authkey, keylen);
+    explicit_bzero(random_key, sizeof random_key);
+    if (r != 0) {
+        kill(server, SIGKILL);
+        waitpid(server, NULL, 0);
+        return r;
+    }
+    m->server = server;
+    *mp = m;
+    return 0;
+}
+
+const char *mproc_manager_address(mproc_manager_t *m)
+{
+    return m == NULL ? NULL : m->address;
+}
+
+const void *mproc_manager_authkey(mproc_manager_t *m, size_t *len)
+{
+    if (m == NULL)
+        return NULL;
+    if (len != NULL)
+        *len = m->keylen;
+    return m->key;
+}
+
+int mproc_manager_close(mproc_manager_t *m)
+{
+    if (m == NULL)
+        return MPROC_EINVAL;
+    free_handle(m);
+    return 0;
+}
+
+int mproc_manager_shutdown(mproc_manager_t *m)
+{
+    if (m == NULL)
+        return MPROC_EINVAL;
+    mproc__rbuf_t reply;
+    mproc__mgr_begin(m, MPROC__OP_SHUTDOWN, NULL, 0);
+    int r = mproc__mgr_run(m, &reply);
+    m->shut_down = 1;
+    mproc__mgr_end(m);
+    /* the server this process started: wait until it is gone */
+    if (m->server > 0 && getpid() == m->starter)
+        while (waitpid(m->server, NULL, 0) < 0 && errno == EINTR)
+            ;
+    free_handle(m);
+    return r;
+}

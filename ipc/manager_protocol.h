@@ -1,0 +1,75 @@
+/* The Manager's request/reply format (docs/manager-protocol.md): constants,
+ * a growing output buffer and a bounds-checked input cursor. */
+#ifndef MPROC_MANAGER_PROTOCOL_H
+#define MPROC_MANAGER_PROTOCOL_H
+
+#include "internal.h"
+
+#define MPROC__MGR_VERSION 1
+#define MPROC__MGR_NAME_MAX 255
+#define MPROC__MGR_KEY_MAX ((size_t)64 << 10)
+#define MPROC__MGR_VALUE_MAX ((size_t)16 << 20)
+#define MPROC__MGR_FRAME_MAX ((size_t)64 << 20)
+
+enum mproc__mgr_op {
+    MPROC__OP_PING = 0x01,
+    MPROC__OP_SHUTDOWN = 0x02,
+    MPROC__OP_DICT_OPEN = 0x10,
+    MPROC__OP_DICT_SET,
+    MPROC__OP_DICT_GET,
+    MPROC__OP_DICT_DEL,
+    MPROC__OP_DICT_CONTAINS,
+    MPROC__OP_DICT_POP,
+    MPROC__OP_DICT_SETDEFAULT,
+    MPROC__OP_DICT_INCR,
+    MPROC__OP_DICT_LEN,
+    MPROC__OP_DICT_KEYS,
+    MPROC__OP_DICT_ITEMS,
+    MPROC__OP_DICT_UPDATE,
+    MPROC__OP_DICT_CLEAR,
+    MPROC__OP_LIST_OPEN = 0x20,
+    MPROC__OP_LIST_APPEND,
+    MPROC__OP_LIST_EXTEND,
+    MPROC__OP_LIST_GET,
+    MPROC__OP_LIST_SET,
+    MPROC__OP_LIST_INSERT,
+    MPROC__OP_LIST_POP,
+    MPROC__OP_LIST_REMOVE,
+    MPROC__OP_LIST_INDEX,
+    MPROC__OP_LIST_LEN,
+    MPROC__OP_LIST_SLICE,
+    MPROC__OP_LIST_CLEAR,
+};
+
+/* ---- output ---- */
+typedef struct {
+    unsigned char *data;
+    size_t len, cap;
+    int failed; /* an allocation failed: the contents are incomplete */
+} mproc__wbuf_t;
+
+void mproc__wbuf_reset(mproc__wbuf_t *w);
+void mproc__wbuf_free(mproc__wbuf_t *w);
+void mproc__put_raw(mproc__wbuf_t *w, const void *p, size_t n);
+void mproc__put_u8(mproc__wbuf_t *w, unsigned v);
+void mproc__put_u16(mproc__wbuf_t *w, unsigned v);
+void mproc__put_u32(mproc__wbuf_t *w, uint32_t v);
+void mproc__put_u64(mproc__wbuf_t *w, uint64_t v);
+void mproc__put_bytes(mproc__wbuf_t *w, const void *p, size_t n); /* u32 length, bytes */
+/* Overwrites 4 bytes at offset (a count known only at the end). */
+void mproc__patch_u32(mproc__wbuf_t *w, size_t offset, uint32_t v);
+
+/* ---- input ---- */
+typedef struct {
+    const unsigned char *p, *end;
+    int bad; /* ran past the end, or a length over its limit */
+} mproc__rbuf_t;
+
+unsigned mproc__get_u8(mproc__rbuf_t *r);
+unsigned mproc__get_u16(mproc__rbuf_t *r);
+uint32_t mproc__get_u32(mproc__rbuf_t *r);
+uint64_t mproc__get_u64(mproc__rbuf_t *r);
+/* A u32-length byte string of at most max bytes, pointing into the input. */
+mproc_buf_t mproc__get_bytes(mproc__rbuf_t *r, size_t max);
+
+#endif

@@ -1,0 +1,26 @@
+/* The Manager server: an event loop serving the store to many clients. Run
+ * by the process mproc_manager_start forks, and by `mproc manager`. */
+#ifndef MPROC_MANAGER_SERVER_H
+#define MPROC_MANAGER_SERVER_H
+
+#include "internal.h"
+
+struct mproc__server_opts {
+    const char *address;          /* NULL: a private Unix socket */
+    const void *key;              /* NULL: no handshake (refused for TCP) */
+    size_t keylen;
+    pid_t watch_pid;              /* stop when this process (the parent) exits; 0: never */
+    const char *snapshot;         /* load at start, save at stop and on SIGUSR1; NULL: none */
+    double handshake_timeout;     /* seconds a client has to authenticate; 0: 10 */
+    /* Called once: listening at address, or failed to start. */
+    void (*on_ready)(const char *address, void *arg);
+    void (*on_error)(int err, const char *what, void *arg);
+    void *arg;
+};
+
+/* Serves until a SHUTDOWN request, SIGTERM or SIGINT, or the watched
+ * process's exit; then removes its socket file and saves the snapshot.
+ * 0, or the error that kept it from starting (after on_error). */
+int mproc__manager_serve(const struct mproc__server_opts *o);
+
+#endif

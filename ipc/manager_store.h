@@ -1,0 +1,29 @@
+/* The Manager's data: named dicts and lists, and the execution of one
+ * request against them. No I/O: the server feeds it requests, the fuzz
+ * target feeds it anything. */
+#ifndef MPROC_MANAGER_STORE_H
+#define MPROC_MANAGER_STORE_H
+
+#include "manager_protocol.h"
+
+typedef struct mproc__store mproc__store_t;
+
+/* NULL when out of memory. */
+mproc__store_t *mproc__store_new(void);
+void mproc__store_free(mproc__store_t *s);
+
+/* Executes one request (a whole message) and writes the reply into out.
+ * 0: out holds the reply (whose status may be an error such as MPROC_EKEY);
+ * *shutdown is set for a SHUTDOWN request. MPROC_EPROTO: the request is
+ * malformed; nothing was changed and no reply is due (the server drops the
+ * client). MPROC_ENOMEM: the reply could not be built. */
+int mproc__store_execute(mproc__store_t *s, const unsigned char *req, size_t len, mproc__wbuf_t *out,
+                         int *shutdown);
+
+/* The whole store in the snapshot format. 0 or MPROC_ENOMEM. */
+int mproc__store_save(const mproc__store_t *s, mproc__wbuf_t *out);
+/* Adds the objects of a snapshot to an empty store. 0; MPROC_EPROTO (not a
+ * well-formed snapshot: the store is left empty); MPROC_ENOMEM. */
+int mproc__store_load(mproc__store_t *s, const unsigned char *data, size_t len);
+
+#endif

@@ -1,0 +1,632 @@
+/* Manager: every dict and list operation and error, atomic incr from many
+ * processes and threads, handles after fork, the server's lifetime, TCP with
+ * keys, hostile clients next to a good one, the `mproc manager` daemon and
+ * its snapshot. */
+#include "helpers.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static mproc_manager_t *mgr;
+
+static void start_manager(void)
+{
+    ck_assert_int_eq(mproc_manager_start(&mgr, NULL, NULL, 0), 0);
+}
+
+static void stop_manager(void)
+{
+    ck_assert_int_eq(mproc_manager_shutdown(mgr), 0);
+}
+
+/* Gets key and checks it holds the NUL-terminated text expected. */
+static void expect_value(mproc_dict_t *d, const char *key, const char *expected)
+{
+    void *v = NULL;
+    size_t n;
+    ck_assert_int_eq(mproc_dict_get(d, key, strlen(key), &v, &n), 0);
+    ck_assert_uint_eq(n, strlen(expected));
+    ck_assert_str_eq(v, expected); /* NUL-terminated past n */
+    free(v);
+}
+
+START_TEST(dict_operations_and_their_errors)
+{
+    start_manager();
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(mgr, "colours", &d), 0);
+    size_t n = 99;
+    ck_assert_int_eq(mproc_dict_len(d, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(mproc_dict_set(d, "sky", 3, "blue", 4), 0);
+    ck_assert_int_eq(mproc_dict_set(d, "grass", 5, "green", 5), 0);
+    ck_assert_int_eq(mproc_dict_set(d, "sea", 3, "grey", 4), 0);
+    ck_assert_int_eq(mproc_dict_set(d, "sea", 3, "teal", 4), 0); /* replaces, keeps its place */
+    ck_assert_int_eq(mproc_dict_set(d, "", 0, "", 0), 0);        /* empty key and value */
+    expect_value(d, "sea", "teal");
+    expect_value(d, "", "");
+    ck_assert_int_eq(mproc_dict_contains(d, "sky", 3), 1);
+    ck_assert_int_eq(mproc_dict_contains(d, "mud", 3), 0);
+    void *v;
+    ck_assert_int_eq(mproc_dict_get(d, "mud", 3, &v, &n), MPROC_EKEY);
+    ck_assert_int_eq(mproc_dict_del(d, "mud", 3), MPROC_EKEY);
+    ck_assert_int_eq(mproc_dict_pop(d, "mud", 3, &v, &n), MPROC_EKEY);
+
+    mproc_buf_t *keys;
+    ck_assert_int_eq(mproc_dict_keys(d, &keys, &n), 0);
+    ck_assert_uint_eq(n, 4);
+    const char *order[] = { "sky", "grass", "sea", "" };
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_str_eq(keys[i].data, order[i]); /* insertion order, as Python */
+    mproc_bufs_free(keys, n);
+
+    ck_assert_int_eq(mproc_dict_pop(d, "grass", 5, &v, &n), 0);
+    ck_assert_str_eq(v, "green");
+    free(v);
+    ck_assert_int_eq(mproc_dict_del(d, "", 0), 0);
+    ck_assert_int_eq(mproc_dict_pop(d, "sky", 3, NULL, NULL), 0);
+    ck_assert_int_eq(mproc_dict_len(d, &n), 0);
+    ck_assert_uint_eq(n, 1);
+
+    ck_assert_int_eq(mproc_dict_setdefault(d, "sea", 3, "navy", 4, &v, &n), 0);
+    ck_assert_str_eq(v, "teal");
+    free(v);
+    ck_assert_int_eq(mproc_dict_setdefault(d, "sun", 3, "yellow", 6, &v, &n), 0);
+    ck_assert_str_eq(v, "yellow");
+    free(v);
+
+    mproc_item_t batch[3] = {
+        { { "a", 1 }, { "1", 1 } }, { { "b", 1 }, { "2", 1 } }, { { "sea", 3 }, { "blue", 4 } },
+    };
+    ck_assert_int_eq(mproc_dict_update(d, batch, 3), 0);
+    mproc_item_t *items;
+    ck_assert_int_eq(mproc_dict_items(d, &items, &n), 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_str_eq(items[0].key.data, "sea");
+    ck_assert_str_eq(items[0].value.data, "blue");
+    ck_assert_str_eq(items[3].key.data, "b");
+    ck_assert_str_eq(items[3].value.data, "2");
+    mproc_items_free(items, n);
+
+    ck_assert_int_eq(mproc_dict_clear(d), 0);
+    ck_assert_int_eq(mproc_dict_items(d, &items, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(items);
+
+    /* the same dict by name, through a second handle */
+    mproc_dict_t *again;
+    ck_assert_int_eq(mproc_manager_dict(mgr, "colours", &again), 0);
+    ck_assert_int_eq(mproc_dict_set(again, "x", 1, "y", 1), 0);
+    expect_value(d, "x", "y");
+    mproc_dict_close(again);
+
+    /* a name is a dict or a list, not both */
+    mproc_list_t *l;
+    ck_assert_int_eq(mproc_manager_list(mgr, "colours", &l), MPROC_ETYPE);
+
+    /* arguments */
+    static char big[(64 << 10) + 1];
+    ck_assert_int_eq(mproc_dict_set(d, big, sizeof big, "v", 1), MPROC_EMSGSIZE);
+    ck_assert_int_eq(mproc_dict_set(d, big, sizeof big - 1, "v", 1), 0);
+    ck_assert_int_eq(mproc_dict_set(d, NULL, 1, "v", 1), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_dict_set(NULL, "k", 1, "v", 1), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_dict_get(d, "k", 1, NULL, &n), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_manager_dict(mgr, "", &again), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_manager_dict(NULL, "x", &again), MPROC_EINVAL);
+    char long_name[300];
+    memset(long_name, 'n', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    ck_assert_int_eq(mproc_manager_dict(mgr, long_name, &again), MPROC_EINVAL);
+    mproc_dict_close(d);
+    stop_manager();
+}
+END_TEST
+
+START_TEST(incr_keeps_decimal_text)
+{
+    start_manager();
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(mgr, "counts", &d), 0);
+    int64_t v = 0;
+    ck_assert_int_eq(mproc_dict_incr(d, "n", 1, 5, &v), 0); /* missing counts as 0 */
+    ck_assert_int_eq(v, 5);
+    ck_assert_int_eq(mproc_dict_incr(d, "n", 1, -7, &v), 0);
+    ck_assert_int_eq(v, -2);
+    expect_value(d, "n", "-2");
+    ck_assert_int_eq(mproc_dict_set(d, "t", 1, "+41", 3), 0);
+    ck_assert_int_eq(mproc_dict_incr(d, "t", 1, 1, NULL), 0);
+    expect_value(d, "t", "42");
+    static const char *not_integers[] = { "", "abc", "1.5", " 1", "1 ", "--1", "+", "0x10" };
+    for (size_t i = 0; i < sizeof not_integers / sizeof not_integers[0]; i++) {
+        ck_assert_int_eq(mproc_dict_set(d, "bad", 3, not_integers[i], strlen(not_integers[i])), 0);
+        ck_assert_int_eq(mproc_dict_incr(d, "bad", 3, 1, &v), MPROC_EINVAL);
+        expect_value(d, "bad", not_integers[i]); /* nothing changed */
+    }
+    ck_assert_int_eq(mproc_dict_set(d, "max", 3, "9223372036854775807", 19), 0);
+    ck_assert_int_eq(mproc_dict_incr(d, "max", 3, 1, &v), MPROC_EOVERFLOW);
+    ck_assert_int_eq(mproc_dict_incr(d, "max", 3, -1, &v), 0);
+    ck_assert_int_eq(v, INT64_MAX - 1);
+    ck_assert_int_eq(mproc_dict_set(d, "min", 3, "-9223372036854775808", 20), 0);
+    ck_assert_int_eq(mproc_dict_incr(d, "min", 3, 0, &v), 0);
+    ck_assert_int_eq(v, INT64_MIN);
+    mproc_dict_close(d);
+    stop_manager();
+}
+END_TEST
+
+static void expect_item(mproc_list_t *l, ssize_t index, const char *expected)
+{
+    void *v = NULL;
+    size_t n;
+    ck_assert_int_eq(mproc_list_get(l, index, &v, &n), 0);
+    ck_assert_str_eq(v, expected);
+    free(v);
+}
+
+static void expect_slice(mproc_list_t *l, ssize_t start, ssize_t stop, const char *joined)
+{
+    mproc_buf_t *vals;
+    size_t n;
+    ck_assert_int_eq(mproc_list_slice(l, start, stop, &vals, &n), 0);
+    char text[256] = "";
+    for (size_t i = 0; i < n; i++)
+        strcat(text, vals[i].data);
+    ck_assert_str_eq(text, joined);
+    mproc_bufs_free(vals, n);
+}
+
+START_TEST(list_operations_and_their_errors)
+{
+    start_manager();
+    mproc_list_t *l;
+    ck_assert_int_eq(mproc_manager_list(mgr, "letters", &l), 0);
+    void *v;
+    size_t n;
+    ck_assert_int_eq(mproc_list_pop(l, -1, &v, &n), MPROC_EINDEX); /* empty */
+    ck_assert_int_eq(mproc_list_get(l, 0, &v, &n), MPROC_EINDEX);
+    ck_assert_int_eq(mproc_list_append(l, "b", 1), 0);
+    mproc_buf_t more[3] = { { "c", 1 }, { "d", 1 }, { "e", 1 } };
+    ck_assert_int_eq(mproc_list_extend(l, more, 3), 0);
+    ck_assert_int_eq(mproc_list_insert(l, -100, "a", 1), 0); /* clamps to the front */
+    ck_assert_int_eq(mproc_list_insert(l, 100, "f", 1), 0);  /* and to the end */
+    ck_assert_int_eq(mproc_list_insert(l, -1, "E", 1), 0);   /* before the last */
+    expect_slice(l, 0, SSIZE_MAX, "abcdeEf");
+    expect_item(l, 0, "a");
+    expect_item(l, -1, "f");
+    expect_item(l, -7, "a");
+    ck_assert_int_eq(mproc_list_get(l, 7, &v, &n), MPROC_EINDEX);
+    ck_assert_int_eq(mproc_list_get(l, -8, &v, &n), MPROC_EINDEX);
+    ck_assert_int_eq(mproc_list_set(l, -2, "x", 1), 0);
+    ck_assert_int_eq(mproc_list_set(l, 9, "x", 1), MPROC_EINDEX);
+    expect_slice(l, 1, -1, "bcdex");
+    expect_slice(l, -3, SSIZE_MAX, "exf");
+    expect_slice(l, 5, 2, "");
+    expect_slice(l, -100, 2, "ab");
+    size_t index = 99;
+    ck_assert_int_eq(mproc_list_index(l, "d", 1, &index), 0);
+    ck_assert_uint_eq(index, 3);
+    ck_assert_int_eq(mproc_list_index(l, "zz", 2, &index), MPROC_EVALUE);
+    ck_assert_int_eq(mproc_list_remove(l, "zz", 2), MPROC_EVALUE);
+    ck_assert_int_eq(mproc_list_remove(l, "c", 1), 0);
+    ck_assert_int_eq(mproc_list_pop(l, 0, &v, &n), 0);
+    ck_assert_str_eq(v, "a");
+    free(v);
+    ck_assert_int_eq(mproc_list_pop(l, -1, NULL, NULL), 0);
+    expect_slice(l, 0, SSIZE_MAX, "bdex");
+    ck_assert_int_eq(mproc_list_len(l, &n), 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_int_eq(mproc_list_clear(l), 0);
+    ck_assert_int_eq(mproc_list_len(l, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(mgr, "letters", &d), MPROC_ETYPE);
+    ck_assert_int_eq(mproc_list_extend(l, NULL, 1), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_list_append(NULL, "x", 1), MPROC_EINVAL);
+    mproc_list_close(l);
+    stop_manager();
+}
+END_TEST
+
+/* ---- concurrency ---- */
+
+#define WORKERS 6
+#define INCRS 300
+
+static mproc_dict_t *shared_dict;
+
+static int increment_many(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < INCRS; i++)
+        if (mproc_dict_incr(shared_dict, "total", 5, 1, NULL) != 0)
+            return 1;
+    return 0;
+}
+
+START_TEST(forked_workers_increment_exactly)
+{
+    start_manager();
+    ck_assert_int_eq(mproc_manager_dict(mgr, "stats", &shared_dict), 0);
+    ck_assert_int_eq(mproc_dict_set(shared_dict, "total", 5, "0", 1), 0); /* connected before the fork */
+    pid_t pids[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        pids[i] = fork_child(increment_many, NULL); /* each uses the parent's handle */
+    ck_assert_int_eq(increment_many(NULL), 0);     /* and so does the parent, at the same time */
+    for (int i = 0; i < WORKERS; i++)
+        ck_assert_int_eq(wait_child(pids[i], 60), 0);
+    int64_t total;
+    ck_assert_int_eq(mproc_dict_incr(shared_dict, "total", 5, 0, &total), 0);
+    ck_assert_int_eq(total, (WORKERS + 1) * INCRS);
+    mproc_dict_close(shared_dict);
+    stop_manager();
+}
+END_TEST
+
+static void *increment_in_thread(void *arg)
+{
+    return (void *)(intptr_t)increment_many(arg);
+}
+
+START_TEST(threads_share_one_handle)
+{
+    start_manager();
+    ck_assert_int_eq(mproc_manager_dict(mgr, "stats", &shared_dict), 0);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, increment_in_thread, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        ck_assert_ptr_null(r);
+    }
+    int64_t total;
+    ck_assert_int_eq(mproc_dict_incr(shared_dict, "total", 5, 0, &total), 0);
+    ck_assert_int_eq(total, 4 * INCRS);
+    mproc_dict_close(shared_dict);
+    stop_manager();
+}
+END_TEST
+
+/* ---- lifetime ---- */
+
+struct started {
+    pid_t server;
+    char address[256];
+};
+
+static int start_and_exit(void *arg)
+{
+    struct started *out = arg;
+    mproc_manager_t *m;
+    if (mproc_manager_start(&m, NULL, NULL, 0) != 0)
+        return 1;
+    snprintf(out->address, sizeof out->address, "%s", mproc_manager_address(m));
+    return 0; /* exits without shutdown: the server must follow */
+}
+
+static int server_gone(void *arg)
+{
+    mproc_manager_t *m;
+    int r = mproc_manager_connect(&m, arg, NULL, 0);
+    if (r == 0)
+        mproc_manager_close(m);
+    return r == MPROC_ENOENT || r == -ECONNREFUSED;
+}
+
+START_TEST(the_server_dies_with_its_starter)
+{
+    /* orphans come to us, so the server can be waited for */
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    struct started *s = shared_alloc(sizeof *s);
+    ck_assert_int_eq(wait_child(fork_child(start_and_exit, s), 20), 0);
+    ck_assert_str_ne(s->address, "");
+    /* the socket goes when the server does */
+    ck_assert(poll_until(server_gone, s->address, 20));
+    int status;
+    pid_t reaped = waitpid(-1, &status, 0); /* the orphaned server */
+    ck_assert_int_gt(reaped, 0);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+END_TEST
+
+START_TEST(shutdown_stops_the_server_and_removes_its_socket)
+{
+    start_manager();
+    char address[256];
+    snprintf(address, sizeof address, "%s", mproc_manager_address(mgr));
+    ck_assert_int_eq(access(address, F_OK), 0);
+    size_t keylen;
+    const void *key = mproc_manager_authkey(mgr, &keylen);
+    ck_assert_ptr_nonnull(key);
+    ck_assert_uint_eq(keylen, 32);
+    mproc_manager_t *other;
+    ck_assert_int_eq(mproc_manager_connect(&other, address, key, keylen), 0);
+    stop_manager(); /* waits for the server to exit */
+    ck_assert_int_eq(access(address, F_OK), -1);
+    mproc_dict_t *d;
+    int r = mproc_manager_dict(other, "x", &d);
+    ck_assert(r == MPROC_EOF || r == MPROC_EPIPE || r == MPROC_ENOENT || r == -ECONNREFUSED);
+    ck_assert_int_eq(mproc_manager_close(other), 0);
+    ck_assert_int_eq(mproc_manager_connect(&other, address, key, keylen), MPROC_ENOENT);
+    ck_assert_int_eq(mproc_manager_connect(&other, "nonsense", NULL, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_manager_start(&other, "nonsense", NULL, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_manager_close(NULL), MPROC_EINVAL);
+}
+END_TEST
+
+/* ---- TCP ---- */
+
+static char tcp_address[128];
+
+static int tcp_worker(void *arg)
+{
+    (void)arg;
+    mproc_manager_t *m;
+    if (mproc_manager_connect(&m, tcp_address, "tcp key", 7) != 0)
+        return 1;
+    mproc_dict_t *d;
+    if (mproc_manager_dict(m, "tcp", &d) != 0)
+        return 2;
+    for (int i = 0; i < INCRS; i++)
+        if (mproc_dict_incr(d, "hits", 4, 1, NULL) != 0)
+            return 3;
+    mproc_dict_close(d);
+    mproc_manager_close(m);
+    return 0;
+}
+
+START_TEST(tcp_with_a_key_from_several_processes)
+{
+    ck_assert_int_eq(mproc_manager_start(&mgr, "127.0.0.1:0", "tcp key", 7), 0);
+    snprintf(tcp_address, sizeof tcp_address, "%s", mproc_manager_address(mgr));
+    ck_assert_int_eq(strncmp(tcp_address, "127.0.0.1:", 10), 0);
+    ck_assert_int_ne(atoi(tcp_address + 10), 0);
+    pid_t pids[4];
+    for (int i = 0; i < 4; i++)
+        pids[i] = fork_child(tcp_worker, NULL);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(wait_child(pids[i], 60), 0);
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(mgr, "tcp", &d), 0);
+    int64_t hits;
+    ck_assert_int_eq(mproc_dict_incr(d, "hits", 4, 0, &hits), 0);
+    ck_assert_int_eq(hits, 4 * INCRS);
+    mproc_dict_close(d);
+    mproc_manager_t *wrong;
+    ck_assert_int_eq(mproc_manager_connect(&wrong, tcp_address, "guess", 5), MPROC_EAUTH);
+    ck_assert_int_eq(mproc_manager_connect(&wrong, tcp_address, NULL, 0), MPROC_EAUTH);
+    stop_manager();
+}
+END_TEST
+
+/* ---- hostile clients ---- */
+
+static mproc_conn_t *raw_connection(const void *key, size_t keylen)
+{
+    mproc_conn_t *c;
+    ck_assert_int_eq(mproc_client(&c, mproc_manager_address(mgr), key, keylen), 0);
+    return c;
+}
+
+/* A few round trips of the good client, each within a second. */
+static void good_client_works(mproc_dict_t *d)
+{
+    for (int i = 0; i < 3; i++) {
+        double t0 = now();
+        int64_t v;
+        ck_assert_int_eq(mproc_dict_incr(d, "good", 4, 1, &v), 0);
+        ck_assert_double_lt(now() - t0, 1.0);
+    }
+}
+
+/* The server dropped c: a read ends with end of file. */
+static void dropped(mproc_conn_t *c)
+{
+    char buf[64];
+    size_t n;
+    int r;
+    while ((r = mproc_conn_recv(c, buf, sizeof buf, &n, 10.0)) == 0)
+        ; /* replies to what it sent before the bad part */
+    ck_assert_int_eq(r, MPROC_EOF);
+    mproc_conn_close(c);
+}
+
+START_TEST(hostile_clients_do_not_hurt_the_good_one)
+{
+    start_manager();
+    size_t keylen;
+    const void *key = mproc_manager_authkey(mgr, &keylen);
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(mgr, "kept", &d), 0);
+    ck_assert_int_eq(mproc_dict_set(d, "data", 4, "intact", 6), 0);
+
+    /* before authenticating: silent, half a frame, garbage, a huge claim */
+    mproc_conn_t *silent = raw_connection(NULL, 0);
+    mproc_conn_t *half = raw_connection(NULL, 0);
+    ck_assert_int_eq(write(mproc_conn_fileno(half), "\0\0\0\100{sha", 8), 8);
+    mproc_conn_t *garbage = raw_connection(NULL, 0);
+    ck_assert_int_eq(mproc_conn_send(garbage, "not an answer", 13), 0);
+    mproc_conn_t *huge = raw_connection(NULL, 0);
+    ck_assert_int_eq(write(mproc_conn_fileno(huge), "\x7f\xff\xff\xff", 4), 4);
+    good_client_works(d);
+    dropped(garbage);
+    dropped(huge);
+    mproc_manager_t *wrong;
+    ck_assert_int_eq(mproc_manager_connect(&wrong, mproc_manager_address(mgr), "wrong", 5), MPROC_EAUTH);
+    good_client_works(d);
+
+    /* authenticated, then malformed: each is dropped alone */
+    static const struct { const char *what; const char *bytes; size_t n; } bad[] = {
+        { "bad version", "\x02\x12\0\1d", 5 },
+        { "unknown op", "\x01\x7f\0\1d", 5 },
+        { "no name", "\x01\x12\0\0", 4 },
+        { "truncated key", "\x01\x12\0\4kept\0\0\0\x09" "da", 14 },
+        { "bytes left over", "\x01\x18\0\4kept!", 9 },
+        { "key over the limit", "\x01\x12\0\4kept\0\x01\0\1", 13 },
+        { "update count beyond the frame", "\x01\x1b\0\4kept\xff\xff\xff\xff", 12 },
+        { "empty request", "", 0 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mproc_conn_t *c = raw_connection(key, keylen);
+        ck_assert_int_eq(mproc_conn_send(c, bad[i].bytes, bad[i].n), 0);
+        dropped(c);
+        good_client_works(d);
+    }
+    /* an authenticated client claiming a 2 GiB request */
+    mproc_conn_t *claim = raw_connection(key, keylen);
+    ck_assert_int_eq(write(mproc_conn_fileno(claim), "\x7f\xff\xff\xff", 4), 4);
+    dropped(claim);
+
+    /* one that asks and asks but never reads its replies */
+    static char value[1 << 20];
+    ck_assert_int_eq(mproc_dict_set(d, "big", 3, value, sizeof value), 0);
+    mproc_conn_t *greedy = raw_connection(key, keylen);
+    static const char get_big[] = "\x01\x12\0\4kept\0\0\0\3big";
+    for (int i = 0; i < 64; i++)
+        ck_assert_int_eq(mproc_conn_send(greedy, get_big, sizeof get_big - 1), 0);
+    good_client_works(d);
+
+    expect_value(d, "data", "intact");
+    mproc_conn_close(greedy);
+    mproc_conn_close(silent);
+    mproc_conn_close(half);
+    good_client_works(d);
+    mproc_dict_close(d);
+    stop_manager();
+}
+END_TEST
+
+/* ---- the daemon and its snapshot ---- */
+
+static pid_t run_daemon(const char *address, const char *keyfile, const char *snapshot)
+{
+    const char *tool = getenv("MPROC_TOOL");
+    ck_assert_ptr_nonnull(tool);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execl(tool, "mproc", "manager", "--listen", address, "--authkey-file", keyfile, "--snapshot",
+              snapshot, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int file_exists(void *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+static int daemon_up(void *address)
+{
+    mproc_manager_t *m;
+    if (mproc_manager_connect(&m, address, "daemon key", 10) != 0)
+        return 0;
+    mproc_manager_close(m);
+    return 1;
+}
+
+START_TEST(the_daemon_keeps_its_data_across_restarts)
+{
+    char dir[] = "/tmp/mproc-test-daemon-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char address[128], keyfile[128], snapshot[128];
+    snprintf(address, sizeof address, "%s/sock", dir);
+    snprintf(keyfile, sizeof keyfile, "%s/key", dir);
+    snprintf(snapshot, sizeof snapshot, "%s/snap", dir);
+    FILE *f = fopen(keyfile, "w");
+    fputs("daemon key\n", f); /* the trailing newline is not part of the key */
+    fclose(f);
+
+    pid_t pid = run_daemon(address, keyfile, snapshot);
+    ck_assert(poll_until(daemon_up, address, 20));
+    mproc_manager_t *m;
+    ck_assert_int_eq(mproc_manager_connect(&m, address, "daemon key", 10), 0);
+    mproc_dict_t *d;
+    mproc_list_t *l;
+    ck_assert_int_eq(mproc_manager_dict(m, "config", &d), 0);
+    ck_assert_int_eq(mproc_manager_list(m, "log", &l), 0);
+    ck_assert_int_eq(mproc_dict_set(d, "mode", 4, "fast", 4), 0);
+    ck_assert_int_eq(mproc_dict_incr(d, "runs", 4, 3, NULL), 0);
+    ck_assert_int_eq(mproc_list_append(l, "one", 3), 0);
+    ck_assert_int_eq(mproc_list_append(l, "", 0), 0);
+    /* SIGUSR1 writes a snapshot and goes on serving */
+    ck_assert_int_eq(kill(pid, SIGUSR1), 0);
+    ck_assert(poll_until(file_exists, snapshot, 20));
+    ck_assert_int_eq(mproc_list_append(l, "two", 3), 0);
+    mproc_dict_close(d);
+    mproc_list_close(l);
+    mproc_manager_close(m);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert_int_eq(wait_child(pid, 20), 0);
+    ck_assert_int_eq(access(snapshot, F_OK), 0);
+    ck_assert_int_eq(access(address, F_OK), -1);
+
+    pid = run_daemon(address, keyfile, snapshot);
+    ck_assert(poll_until(daemon_up, address, 20));
+    ck_assert_int_eq(mproc_manager_connect(&m, address, "daemon key", 10), 0);
+    ck_assert_int_eq(mproc_manager_dict(m, "config", &d), 0);
+    ck_assert_int_eq(mproc_manager_list(m, "log", &l), 0);
+    expect_value(d, "mode", "fast");
+    expect_value(d, "runs", "3");
+    expect_slice(l, 0, SSIZE_MAX, "onetwo");
+    size_t n;
+    ck_assert_int_eq(mproc_list_len(l, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    mproc_dict_close(d);
+    mproc_list_close(l);
+    ck_assert_int_eq(mproc_manager_shutdown(m), 0); /* a SHUTDOWN request also saves */
+    ck_assert_int_eq(wait_child(pid, 20), 0);
+
+    /* a damaged snapshot is refused, not overwritten */
+    f = fopen(snapshot, "r+");
+    fputs("XX", f);
+    fclose(f);
+    pid = run_daemon(address, keyfile, snapshot);
+    ck_assert_int_eq(wait_child(pid, 20), 1);
+    unlink(snapshot);
+    unlink(keyfile);
+    rmdir(dir);
+}
+END_TEST
+
+static Suite *manager_suite(void)
+{
+    Suite *s = suite_create("manager");
+    TCase *tc = tcase_create("operations");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, dict_operations_and_their_errors);
+    tcase_add_test(tc, incr_keeps_decimal_text);
+    tcase_add_test(tc, list_operations_and_their_errors);
+    suite_add_tcase(s, tc);
+    TCase *conc = tcase_create("concurrency");
+    tcase_set_timeout(conc, 120);
+    tcase_add_test(conc, forked_workers_increment_exactly);
+    tcase_add_test(conc, threads_share_one_handle);
+    tcase_add_test(conc, tcp_with_a_key_from_several_processes);
+    suite_add_tcase(s, conc);
+    TCase *life = tcase_create("lifetime");
+    tcase_set_timeout(life, 120);
+    tcase_add_test(life, the_server_dies_with_its_starter);
+    tcase_add_test(life, shutdown_stops_the_server_and_removes_its_socket);
+    tcase_add_test(life, hostile_clients_do_not_hurt_the_good_one);
+    tcase_add_test(life, the_daemon_keeps_its_data_across_restarts);
+    suite_add_tcase(s, life);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(manager_suite());
+}
