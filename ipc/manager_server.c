@@ -385,16 +385,21 @@ static int start(struct server *s, const char **what)
         return mproc__errno(errno);
     if (add_watch(s->epoll, mproc__listener_fd(s->listener), &tag_listener) != 0)
         return mproc__errno(errno);
+    /* SIGTERM stops the server. SIGINT does too for the daemon; a server
+     * forked by mproc_manager_start ignores it, as Python's does, so the
+     * Ctrl-C meant for its starter's process group leaves it serving the
+     * starter (which it follows when the starter does exit). Dispositions
+     * are reset first: an ignored signal never reaches a signalfd. */
+    int forked = o->watch_pid > 0;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
     sigaddset(&set, SIGUSR1);
-    /* ignored signals never reach a signalfd: take them back (a server
-     * forked from a program that ignores SIGINT must still stop on it) */
+    if (!forked)
+        sigaddset(&set, SIGINT);
     signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
+    signal(SIGINT, forked ? SIG_IGN : SIG_DFL);
     sigprocmask(SIG_BLOCK, &set, NULL);
     s->signals = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (s->signals < 0 || add_watch(s->epoll, s->signals, &tag_signals) != 0)
