@@ -11,6 +11,10 @@ echo "== Value (bench/bench_value) =="
 "$builddir/bench/bench_value" || exit 1
 echo "== connections (bench/bench_conn) =="
 "$builddir/bench/bench_conn" || exit 1
+echo "== Manager (bench/bench_manager) =="
+"$builddir/bench/bench_manager" || exit 1
+echo "== baseline: Redis =="
+$SHELL "$srcdir/bench/redis_baseline.sh"
 py=${PYTHON3:-python3}
 if command -v "$py" >/dev/null 2>&1; then
     echo "== baseline: $($py --version 2>&1) =="
@@ -18,6 +22,7 @@ if command -v "$py" >/dev/null 2>&1; then
     "$py" "$srcdir/bench/python_queue.py"
     "$py" "$srcdir/bench/python_value.py"
     "$py" "$srcdir/bench/python_conn.py"
+    "$py" "$srcdir/bench/python_manager.py"
 else
     echo "(python3 not found: Python baselines skipped)"
 fi

@@ -40,6 +40,11 @@ int mproc__deadline_expired(const mproc__deadline_t *d);
  * error of ppoll. EINTR resumes with the time left. */
 int mproc__fd_wait(int fd, short events, const mproc__deadline_t *d);
 
+/* ---- spinning (spin.c) ---- */
+/* Whether waiting by polling can pay: more than one CPU is online, so the
+ * awaited party can run meanwhile. Cached after the first call. */
+int mproc__spin_worthwhile(void);
+
 /* ---- thread ids (tid.c) ---- */
 /* The kernel thread id of the caller, cached per thread (reset across fork). */
 pid_t mproc__tid(void);

@@ -33,6 +33,7 @@ struct mproc_manager {
     int fd;             /* -1: not connected (yet, or since an error) */
     int inherited;      /* fd came with a fork: not ours to use */
     int shut_down;
+    unsigned spin_skip; /* requests to come that wait without polling first */
     mproc__frames_t in;
     mproc__wbuf_t req;
     pid_t server, starter; /* the server this process forked, and this process */
@@ -145,8 +146,26 @@ static int send_request(struct mproc_manager *m)
     return 0;
 }
 
+/* Seconds on CLOCK_MONOTONIC (a vDSO call: no system call). */
+static double monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits for the reply. A reply usually comes within tens of microseconds,
+ * less than it costs to put a process to sleep and wake it up again, so with
+ * another CPU to run the server the client polls the socket for a while
+ * before it sleeps in recv; when that does not pay, it stops polling for a
+ * while. */
 static int receive_reply(struct mproc_manager *m, mproc__rbuf_t *reply)
 {
+    double spin_until = 0;
+    if (m->spin_skip > 0)
+        m->spin_skip--;
+    else if (mproc__spin_worthwhile())
+        spin_until = monotonic() + MPROC__MGR_SPIN_SECONDS;
     for (;;) {
         const unsigned char *msg;
         size_t len;
@@ -157,10 +176,19 @@ static int receive_reply(struct mproc_manager *m, mproc__rbuf_t *reply)
         }
         if (r < 0)
             return MPROC_EPROTO;
-        ssize_t got = mproc__frames_fill(&m->in, m->fd, 0);
+        int flags = 0;
+        if (spin_until > 0 && monotonic() < spin_until)
+            flags = MSG_DONTWAIT;
+        else if (spin_until > 0) {
+            /* polling did not pay this time (a busy server, or more work
+             * than CPUs): sleep at once for the next few requests */
+            m->spin_skip = MPROC__MGR_SPIN_BACKOFF;
+            spin_until = 0;
+        }
+        ssize_t got = mproc__frames_fill(&m->in, m->fd, flags);
         if (got == 0)
             return MPROC_EOF;
-        if (got < 0)
+        if (got < 0 && got != MPROC_EAGAIN)
             return (int)got;
     }
 }

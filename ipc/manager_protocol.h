@@ -10,6 +10,11 @@
 #define MPROC__MGR_KEY_MAX ((size_t)64 << 10)
 #define MPROC__MGR_VALUE_MAX ((size_t)16 << 20)
 #define MPROC__MGR_FRAME_MAX ((size_t)64 << 20)
+/* How long each end polls for the other's next message before sleeping
+ * (only when there is another CPU for the other end to run on). */
+#define MPROC__MGR_SPIN_SECONDS 50e-6
+/* After a poll that came up empty, this many waits sleep at once. */
+#define MPROC__MGR_SPIN_BACKOFF 16
 
 enum mproc__mgr_op {
     MPROC__OP_PING = 0x01,

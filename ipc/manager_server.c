@@ -11,6 +11,7 @@
 #include "conn_internal.h"
 #include "frame_buffer.h"
 #include "manager_store.h"
+#include "manager_protocol.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -427,12 +428,31 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
     } else if (o->on_ready != NULL) {
         o->on_ready(mproc_listener_address(s.listener), o->arg);
     }
+    /* After serving a request the loop polls for a while before it sleeps:
+     * a client's next request often comes sooner than a sleep and wake-up
+     * would take (only with another CPU for the client to run on). */
+    int spin = mproc__spin_worthwhile();
+    unsigned spin_skip = 0;
+    double busy_until = 0;
     while (r == 0 && !s.stop) {
         int wait_ms = expire_handshakes(&s);
         if (o->watch_pid > 0 && s.watch < 0 && (wait_ms < 0 || wait_ms > 1000))
             wait_ms = 1000; /* no pidfd: look at the parent every second */
+        int polling = busy_until > 0;
+        if (polling && monotonic() < busy_until) {
+            wait_ms = 0;
+        } else if (polling) {
+            busy_until = 0; /* the poll came up empty: sleep, and skip a few */
+            spin_skip = MPROC__MGR_SPIN_BACKOFF;
+        }
         struct epoll_event ev[EVENTS];
         int n = epoll_wait(s.epoll, ev, EVENTS, wait_ms);
+        if (n > 0 && spin) {
+            if (spin_skip > 0)
+                spin_skip--;
+            else
+                busy_until = monotonic() + MPROC__MGR_SPIN_SECONDS;
+        }
         if (o->watch_pid > 0 && s.watch < 0 && getppid() != o->watch_pid)
             s.stop = 1;
         for (int i = 0; i < n; i++) {
