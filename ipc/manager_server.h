@@ -18,9 +18,10 @@ struct mproc__server_opts {
     void *arg;
 };
 
-/* Serves until a SHUTDOWN request, SIGTERM or SIGINT, or the watched
+/* Serves until a SHUTDOWN request, SIGTERM, SIGINT (only without
+ * watch_pid: a forked server ignores it, as Python's does), or the watched
  * process's exit; then removes its socket file and saves the snapshot.
- * 0, or the error that kept it from starting (after on_error). */
+ * 0, or the error that kept it from starting or saving (after on_error). */
 int mproc__manager_serve(const struct mproc__server_opts *o);
 
 #endif

@@ -29,6 +29,7 @@ expect priority_queue "got 12" "got 20" "got 45" "got 78"
 expect worker_pool "total 171700 (expected 171700)"
 expect array_sum "sum 2000001000000 (expected 2000001000000)"
 expect pipe_workers "primes below 1000000: 78498"
+expect word_count "all 42 counts match a count made alone" "  the        1827"
 expect shared_counter "counter 40000, doubled under the lock 80000"
 if command -v python3 >/dev/null 2>&1; then
     py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')

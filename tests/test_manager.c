@@ -308,7 +308,9 @@ static int start_and_exit(void *arg)
     if (mproc_manager_start(&m, NULL, NULL, 0) != 0)
         return 1;
     snprintf(out->address, sizeof out->address, "%s", mproc_manager_address(m));
-    return 0; /* exits without shutdown: the server must follow */
+    if (out->server == -SIGKILL)
+        raise(SIGKILL); /* dies at once, no exit handlers */
+    return 0;           /* exits without shutdown: the server must follow */
 }
 
 static int server_gone(void *arg)
@@ -325,7 +327,9 @@ START_TEST(the_server_dies_with_its_starter)
     /* orphans come to us, so the server can be waited for */
     ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     struct started *s = shared_alloc(sizeof *s);
-    ck_assert_int_eq(wait_child(fork_child(start_and_exit, s), 20), 0);
+    int killed = _i == 1;
+    s->server = killed ? -SIGKILL : 0;
+    ck_assert_int_eq(wait_child(fork_child(start_and_exit, s), 20), killed ? -SIGKILL : 0);
     ck_assert_str_ne(s->address, "");
     /* the socket goes when the server does */
     ck_assert(poll_until(server_gone, s->address, 20));
@@ -335,6 +339,19 @@ START_TEST(the_server_dies_with_its_starter)
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 0);
     prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+END_TEST
+
+START_TEST(the_server_keeps_none_of_the_starters_descriptors)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    start_manager();
+    close(p[1]);
+    char c;
+    ck_assert_int_eq(read(p[0], &c, 1), 0); /* end of file: no copy of p[1] lives on */
+    close(p[0]);
+    stop_manager();
 }
 END_TEST
 
@@ -507,20 +524,43 @@ END_TEST
 
 /* ---- the daemon and its snapshot ---- */
 
-static pid_t run_daemon(const char *address, const char *keyfile, const char *snapshot)
+/* Starts `mproc manager`; with out, *out reads its standard output. */
+static pid_t run_daemon_out(const char *address, const char *keyfile, const char *snapshot, int *out)
 {
     const char *tool = getenv("MPROC_TOOL");
     ck_assert_ptr_nonnull(tool);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execl(tool, "mproc", "manager", "--listen", address, "--authkey-file", keyfile, "--snapshot",
-              snapshot, (char *)NULL);
+        /* stdout to the pipe, or to /dev/null: never to a closed pipe */
+        dup2(out != NULL ? p[1] : open("/dev/null", O_WRONLY), 1);
+        close(p[0]);
+        const char *args[10] = { "mproc", "manager", "--listen", address };
+        int n = 4;
+        if (keyfile != NULL) {
+            args[n++] = "--authkey-file";
+            args[n++] = keyfile;
+        }
+        if (snapshot != NULL) {
+            args[n++] = "--snapshot";
+            args[n++] = snapshot;
+        }
+        execv(tool, (char **)args);
         _exit(127);
     }
+    close(p[1]);
+    if (out != NULL)
+        *out = p[0];
+    else
+        close(p[0]);
     return pid;
+}
+
+static pid_t run_daemon(const char *address, const char *keyfile, const char *snapshot)
+{
+    return run_daemon_out(address, keyfile, snapshot, NULL);
 }
 
 static int file_exists(void *path)
@@ -601,6 +641,58 @@ START_TEST(the_daemon_keeps_its_data_across_restarts)
 }
 END_TEST
 
+static int daemon_worker(void *arg)
+{
+    (void)arg;
+    mproc_manager_t *m;
+    if (mproc_manager_connect(&m, tcp_address, "daemon key", 10) != 0)
+        return 1;
+    mproc_list_t *l;
+    if (mproc_manager_list(m, "arrivals", &l) != 0 || mproc_list_append(l, "x", 1) != 0)
+        return 2;
+    mproc_list_close(l);
+    mproc_manager_close(m);
+    return 0;
+}
+
+START_TEST(the_daemon_over_tcp_serves_several_processes)
+{
+    char keyfile[] = "/tmp/mproc-test-key-XXXXXX";
+    int fd = mkstemp(keyfile);
+    ck_assert_int_eq(write(fd, "daemon key", 10), 10); /* no newline: taken as it is */
+    close(fd);
+    int out;
+    pid_t pid = run_daemon_out("127.0.0.1:0", keyfile, NULL, &out);
+    FILE *f = fdopen(out, "r");
+    char line[256];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    fclose(f);
+    ck_assert_int_eq(sscanf(line, "mproc manager: listening on %127s", tcp_address), 1);
+    pid_t pids[4];
+    for (int i = 0; i < 4; i++)
+        pids[i] = fork_child(daemon_worker, NULL);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(wait_child(pids[i], 30), 0);
+    mproc_manager_t *m;
+    ck_assert_int_eq(mproc_manager_connect(&m, tcp_address, "daemon key", 10), 0);
+    mproc_list_t *l;
+    ck_assert_int_eq(mproc_manager_list(m, "arrivals", &l), 0);
+    size_t n;
+    ck_assert_int_eq(mproc_list_len(l, &n), 0);
+    ck_assert_uint_eq(n, 4);
+    mproc_list_close(l);
+    mproc_manager_close(m);
+    ck_assert_int_eq(kill(pid, SIGINT), 0); /* the daemon stops on SIGINT too */
+    ck_assert_int_eq(wait_child(pid, 20), 0);
+    /* TCP without a key is refused */
+    pid = run_daemon("127.0.0.1:0", NULL, NULL);
+    ck_assert_int_eq(wait_child(pid, 20), 1);
+    pid = run_daemon("127.0.0.1:0", "/nonexistent/key", NULL);
+    ck_assert_int_eq(wait_child(pid, 20), 1);
+    unlink(keyfile);
+}
+END_TEST
+
 static Suite *manager_suite(void)
 {
     Suite *s = suite_create("manager");
@@ -618,10 +710,12 @@ static Suite *manager_suite(void)
     suite_add_tcase(s, conc);
     TCase *life = tcase_create("lifetime");
     tcase_set_timeout(life, 120);
-    tcase_add_test(life, the_server_dies_with_its_starter);
+    tcase_add_loop_test(life, the_server_dies_with_its_starter, 0, 2); /* exit, SIGKILL */
+    tcase_add_test(life, the_server_keeps_none_of_the_starters_descriptors);
     tcase_add_test(life, shutdown_stops_the_server_and_removes_its_socket);
     tcase_add_test(life, hostile_clients_do_not_hurt_the_good_one);
     tcase_add_test(life, the_daemon_keeps_its_data_across_restarts);
+    tcase_add_test(life, the_daemon_over_tcp_serves_several_processes);
     suite_add_tcase(s, life);
     return s;
 }
