@@ -17,13 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define RANDOM_KEY_BYTES 32
 #define START_TIMEOUT_MS 10000
+#define SHUTDOWN_WAIT_MS 10000
 
 struct mproc_manager {
     pthread_mutex_t lock;
@@ -36,7 +39,8 @@ struct mproc_manager {
     unsigned spin_skip; /* requests to come that wait without polling first */
     mproc__frames_t in;
     mproc__wbuf_t req;
-    pid_t server, starter; /* the server this process forked, and this process */
+    pid_t server, starter; /* the server this process started, and this process */
+    int server_pidfd;      /* readable once that server has exited; -1: none */
     struct mproc_manager *prev, *next;
 };
 
@@ -268,6 +272,28 @@ int mproc__mgr_take_u64(mproc__rbuf_t *reply, uint64_t *out)
 
 /* ---- starting, attaching, stopping ---- */
 
+/* A descriptor that becomes readable when pid exits, or -1. */
+static int pidfd_of(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+static void close_range_or_loop(unsigned first, unsigned last)
+{
+#ifdef HAVE_CLOSE_RANGE
+    if (close_range(first, last, 0) == 0)
+        return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = first; fd <= (long)last && fd < max; fd++)
+        close((int)fd);
+}
+
 static int new_handle(mproc_manager_t **mp, const char *address, const void *key, size_t keylen)
 {
     struct mproc_manager *m = calloc(1, sizeof *m);
@@ -275,6 +301,7 @@ static int new_handle(mproc_manager_t **mp, const char *address, const void *key
         return MPROC_ENOMEM;
     pthread_mutex_init(&m->lock, NULL);
     m->fd = -1;
+    m->server_pidfd = -1;
     m->keylen = keylen;
     m->starter = getpid();
     if ((m->address = strdup(address)) == NULL ||
@@ -300,6 +327,8 @@ static void free_handle(struct mproc_manager *m)
         free(m->key);
     }
     free(m->address);
+    if (m->server_pidfd >= 0)
+        close(m->server_pidfd);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -327,10 +356,10 @@ int mproc_manager_connect(mproc_manager_t **mp, const char *address, const void 
     return 0;
 }
 
-/* How the forked server reports to its starter: "OK address" or "ERR code". */
+/* How the server reports to its starter: "OK pid address" or "ERR code". */
 static void report_ready(const char *address, void *arg)
 {
-    dprintf(*(int *)arg, "OK %s\n", address);
+    dprintf(*(int *)arg, "OK %d %s\n", (int)getpid(), address);
 }
 
 static void report_error(int err, const char *what, void *arg)
@@ -339,18 +368,19 @@ static void report_error(int err, const char *what, void *arg)
     dprintf(*(int *)arg, "ERR %d\n", err);
 }
 
-/* Closes every descriptor of the starter in the server but stdio and keep. */
-static void close_inherited(int keep)
+/* Closes every descriptor but stdio, a and b (either may be -1). */
+static void close_all_but(int a, int b)
 {
-#ifdef HAVE_CLOSE_RANGE
-    if (keep > 3)
-        close_range(3, (unsigned)keep - 1, 0);
-    close_range((unsigned)keep + 1, ~0u, 0);
-#else
-    for (long fd = 3, max = sysconf(_SC_OPEN_MAX); fd < max; fd++)
-        if (fd != keep)
-            close((int)fd);
-#endif
+    int keep[2] = { a < b ? a : b, a < b ? b : a };
+    unsigned from = 3;
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < (int)from)
+            continue;
+        if ((unsigned)keep[i] > from)
+            close_range_or_loop(from, (unsigned)keep[i] - 1);
+        from = (unsigned)keep[i] + 1;
+    }
+    close_range_or_loop(from, ~0u);
 }
 
 static int read_report(int fd, char *line, size_t size)
@@ -373,6 +403,26 @@ static int read_report(int fd, char *line, size_t size)
     return 0;
 }
 
+/* The server is forked twice, so it is nobody's child: a starter that reaps
+ * its children with wait() never waits for it (and never leaves it a
+ * zombie). The middle process opens a pidfd of the starter while the starter
+ * surely lives (it is waiting for the middle one), and the server watches it. */
+static void run_server(const char *address, const void *key, size_t keylen, int report)
+{
+    pid_t starter = getppid();
+    int watch = pidfd_of(starter);
+    pid_t server = fork();
+    if (server != 0)
+        _exit(server > 0 ? 0 : 1);
+    setsid(); /* its own session: the starter's terminal signals are not for it */
+    close_all_but(report, watch);
+    struct mproc__server_opts o = {
+        .address = address, .key = key, .keylen = keylen, .watch_pid = starter, .watch_fd = watch,
+        .on_ready = report_ready, .on_error = report_error, .arg = &report,
+    };
+    _exit(mproc__manager_serve(&o) == 0 ? 0 : 1);
+}
+
 int mproc_manager_start(mproc_manager_t **mp, const char *address, const void *authkey, size_t keylen)
 {
     mproc__address_t a;
@@ -388,39 +438,37 @@ int mproc_manager_start(mproc_manager_t **mp, const char *address, const void *a
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0)
         return mproc__errno(errno);
-    pid_t starter = getpid();
-    pid_t server = fork();
-    if (server < 0) {
+    pid_t middle = fork();
+    if (middle == 0) {
         close(report[0]);
-        close(report[1]);
-        return mproc__errno(errno);
-    }
-    if (server == 0) {
-        close_inherited(report[1]);
-        struct mproc__server_opts o = {
-            .address = address, .key = authkey, .keylen = keylen, .watch_pid = starter,
-            .on_ready = report_ready, .on_error = report_error, .arg = &report[1],
-        };
-        _exit(mproc__manager_serve(&o) == 0 ? 0 : 1);
+        run_server(address, authkey, keylen, report[1]);
     }
     close(report[1]);
+    if (middle < 0) {
+        close(report[0]);
+        return mproc__errno(errno);
+    }
+    while (waitpid(middle, NULL, 0) < 0 && errno == EINTR)
+        ;
     char line[512];
     int r = read_report(report[0], line, sizeof line);
     close(report[0]);
+    int server = 0, skip = 0;
     if (r == 0 && strncmp(line, "ERR ", 4) == 0)
         r = atoi(line + 4) < 0 ? atoi(line + 4) : MPROC_EPROTO;
-    else if (r == 0 && strncmp(line, "OK ", 3) != 0)
+    else if (r == 0 && (sscanf(line, "OK %d %n", &server, &skip) != 1 || skip == 0))
         r = MPROC_EPROTO;
     mproc_manager_t *m = NULL;
     if (r == 0)
-        r = mproc_manager_connect(&m, line + 3, authkey, keylen);
+        r = mproc_manager_connect(&m, line + skip, authkey, keylen);
     explicit_bzero(random_key, sizeof random_key);
     if (r != 0) {
-        kill(server, SIGKILL);
-        waitpid(server, NULL, 0);
+        if (server > 0)
+            kill(server, SIGKILL);
         return r;
     }
     m->server = server;
+    m->server_pidfd = pidfd_of(server);
     *mp = m;
     return 0;
 }
@@ -456,10 +504,20 @@ int mproc_manager_shutdown(mproc_manager_t *m)
     int r = mproc__mgr_run(m, &reply);
     m->shut_down = 1;
     mproc__mgr_end(m);
-    /* the server this process started: wait until it is gone */
-    if (m->server > 0 && getpid() == m->starter)
-        while (waitpid(m->server, NULL, 0) < 0 && errno == EINTR)
-            ;
+    /* the server this process started: wait until it is gone (it is not
+     * our child, so by its pidfd, or by asking the kernel) */
+    if (m->server > 0 && getpid() == m->starter) {
+        if (m->server_pidfd >= 0) {
+            struct pollfd pfd = { .fd = m->server_pidfd, .events = POLLIN };
+            while (poll(&pfd, 1, SHUTDOWN_WAIT_MS) < 0 && errno == EINTR)
+                ;
+        } else {
+            for (int i = 0; i < SHUTDOWN_WAIT_MS && kill(m->server, 0) == 0; i++) {
+                struct timespec ms = { 0, 1000000 };
+                nanosleep(&ms, NULL);
+            }
+        }
+    }
     free_handle(m);
     return r;
 }

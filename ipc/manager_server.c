@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -353,16 +352,10 @@ static int add_watch(int epoll, int fd, void *tag)
     return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* A descriptor that becomes readable when pid exits, or -1 (the loop then
- * checks the parent every second). */
-static int watch_process(pid_t pid)
+/* Whether the watched starter has exited (the check without a pidfd). */
+static int starter_gone(pid_t pid)
 {
-#ifdef SYS_pidfd_open
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-    (void)pid;
-    return -1;
-#endif
+    return kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 static int start(struct server *s, const char **what)
@@ -405,14 +398,9 @@ static int start(struct server *s, const char **what)
     s->signals = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (s->signals < 0 || add_watch(s->epoll, s->signals, &tag_signals) != 0)
         return mproc__errno(errno);
-    s->watch = -1;
-    if (o->watch_pid > 0) {
-        s->watch = watch_process(o->watch_pid);
-        if (s->watch >= 0 && add_watch(s->epoll, s->watch, &tag_watch) != 0)
-            return mproc__errno(errno);
-        if (getppid() != o->watch_pid)
-            s->stop = 1; /* it exited before we could watch it */
-    }
+    s->watch = o->watch_pid > 0 ? o->watch_fd : -1;
+    if (s->watch >= 0 && add_watch(s->epoll, s->watch, &tag_watch) != 0)
+        return mproc__errno(errno);
     return 0;
 }
 
@@ -437,7 +425,7 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
     while (r == 0 && !s.stop) {
         int wait_ms = expire_handshakes(&s);
         if (o->watch_pid > 0 && s.watch < 0 && (wait_ms < 0 || wait_ms > 1000))
-            wait_ms = 1000; /* no pidfd: look at the parent every second */
+            wait_ms = 1000; /* no pidfd: look at the starter every second */
         int polling = busy_until > 0;
         if (polling && monotonic() < busy_until) {
             wait_ms = 0;
@@ -453,7 +441,7 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
             else
                 busy_until = monotonic() + MPROC__MGR_SPIN_SECONDS;
         }
-        if (o->watch_pid > 0 && s.watch < 0 && getppid() != o->watch_pid)
+        if (o->watch_pid > 0 && s.watch < 0 && starter_gone(o->watch_pid))
             s.stop = 1;
         for (int i = 0; i < n; i++) {
             void *tag = ev[i].data.ptr;

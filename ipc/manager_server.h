@@ -9,7 +9,9 @@ struct mproc__server_opts {
     const char *address;          /* NULL: a private Unix socket */
     const void *key;              /* NULL: no handshake (refused for TCP) */
     size_t keylen;
-    pid_t watch_pid;              /* stop when this process (the parent) exits; 0: never */
+    pid_t watch_pid;              /* stop when this process (the starter) exits; 0: never */
+    int watch_fd;                 /* a pidfd of watch_pid, opened while it surely lived; -1:
+                                     none (then the loop looks at watch_pid every second) */
     const char *snapshot;         /* load at start, save at stop and on SIGUSR1; NULL: none */
     double handshake_timeout;     /* seconds a client has to authenticate; 0: 10 */
     /* Called once: listening at address, or failed to start. */

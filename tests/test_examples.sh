@@ -30,6 +30,7 @@ expect worker_pool "total 171700 (expected 171700)"
 expect array_sum "sum 2000001000000 (expected 2000001000000)"
 expect pipe_workers "primes below 1000000: 78498"
 expect word_count "all 42 counts match a count made alone" "  the        1827"
+expect thread_local "thread 0 counted 1000" "thread 1 counted 2000" "thread 2 counted 3000"
 expect shared_counter "counter 40000, doubled under the lock 80000"
 if command -v python3 >/dev/null 2>&1; then
     py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -37,8 +38,21 @@ if command -v python3 >/dev/null 2>&1; then
     expect serve_python "python got: 5 corpm" "python got: 6 skaeps" "python got: 6 nohtyp" \
         "served 3 requests from python"
 fi
-expect demo "worker 2: killed (SIGKILL), as planned" "lock recoveries after a death: 1"
-out=$("$dir/demo" 2>&1)
-printf '%s\n' "$out" | grep -q "^primes below 2000000: 148933 (checked alone: 148933) - correct$" ||
-    { echo "FAIL: demo count"; fail=1; }
+# the README's tour, one program per area
+expect tour_lock "acquired after a death: yes"
+expect tour_cond "ready: 1"
+expect tour_event "3 workers started: yes"
+expect tour_sem "third: timed out; extra release: released or completed more often than acquired"
+expect tour_barrier "all 3 passed; index 0 went to 1 of them"
+expect tour_queue "got one" "got two" "got three"
+expect tour_value "hits 4, squares 0 1 4 9"
+expect tour_conn "reply: job 1"
+expect tour_manager "hits: 400"
+out=$("$dir/tour_shm") && printf '%s\n' "$out" | grep -qx "psm_[0-9a-f]\{8\} reads: hello" ||
+    { echo "FAIL: tour_shm"; echo "$out"; fail=1; }
+out=$("$dir/tour_process") && printf '%s\n' "$out" | grep -q "^worker [0-9]* exited with 42$" ||
+    { echo "FAIL: tour_process"; echo "$out"; fail=1; }
+expect demo "worker 2: killed (SIGKILL), as planned" "lock recoveries after a death: 1" \
+    "primes below 2000000: 148933 (checked alone: 148933) - correct" \
+    "words counted: 40000 of 40000, 12 of 12 counts as counted alone - correct"
 exit $fail

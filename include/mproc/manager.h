@@ -43,8 +43,9 @@ MPROC_API void mproc_items_free(mproc_item_t *items, size_t n);
  * socket (see mproc_listener_create for the forms). authkey NULL: a random
  * 32-byte key, known to this process and its children
  * (mproc_manager_authkey). The server stops at mproc_manager_shutdown or when
- * the process that started it exits; it never outlives its starter. It keeps
- * none of the starter's descriptors but its own.
+ * the process that started it exits; it never outlives its starter. It is
+ * not the caller's child (a wait() for children never waits for it) and runs
+ * in a session of its own, with none of the starter's descriptors.
  * 0; MPROC_EINVAL; MPROC_EEXIST (address taken); MPROC_ENOMEM; MPROC_EMFILE. */
 MPROC_API int mproc_manager_start(mproc_manager_t **m, const char *address, const void *authkey,
                                   size_t keylen);
@@ -69,6 +70,7 @@ MPROC_API int mproc_manager_close(mproc_manager_t *m);
 /* A handle on the dict called name (1..255 bytes), created empty if new.
  * Close it with mproc_dict_close. */
 MPROC_API int mproc_manager_dict(mproc_manager_t *m, const char *name, mproc_dict_t **d);
+/* Sets key to a copy of val (replacing any value; a new key goes last). */
 MPROC_API int mproc_dict_set(mproc_dict_t *d, const void *key, size_t klen, const void *val, size_t vlen);
 /* *val: a malloc'ed copy (free it), NUL-terminated past *vlen. MPROC_EKEY. */
 MPROC_API int mproc_dict_get(mproc_dict_t *d, const void *key, size_t klen, void **val, size_t *vlen);
@@ -86,6 +88,7 @@ MPROC_API int mproc_dict_setdefault(mproc_dict_t *d, const void *key, size_t kle
  * is not a decimal integer: nothing changed); MPROC_EOVERFLOW (past int64). */
 MPROC_API int mproc_dict_incr(mproc_dict_t *d, const void *key, size_t klen, int64_t delta,
                               int64_t *result);
+/* *n: the number of keys. */
 MPROC_API int mproc_dict_len(mproc_dict_t *d, size_t *n);
 /* A consistent snapshot, in insertion order; free with mproc_bufs_free /
  * mproc_items_free. An empty dict gives *n = 0 and a NULL array. */
@@ -93,12 +96,17 @@ MPROC_API int mproc_dict_keys(mproc_dict_t *d, mproc_buf_t **keys, size_t *n);
 MPROC_API int mproc_dict_items(mproc_dict_t *d, mproc_item_t **items, size_t *n);
 /* Sets n items in one round trip, atomically. */
 MPROC_API int mproc_dict_update(mproc_dict_t *d, const mproc_item_t *items, size_t n);
+/* Removes every key. */
 MPROC_API int mproc_dict_clear(mproc_dict_t *d);
+/* Frees the handle (the dict stays on the server). */
 MPROC_API void mproc_dict_close(mproc_dict_t *d);
 
 /* ---- lists ---- index < 0 counts from the end, as in Python ---- */
 
+/* A handle on the list called name (1..255 bytes), created empty if new.
+ * Close it with mproc_list_close. */
 MPROC_API int mproc_manager_list(mproc_manager_t *m, const char *name, mproc_list_t **l);
+/* Appends a copy of val. */
 MPROC_API int mproc_list_append(mproc_list_t *l, const void *val, size_t vlen);
 /* Appends n values in one round trip, atomically. */
 MPROC_API int mproc_list_extend(mproc_list_t *l, const mproc_buf_t *vals, size_t n);
@@ -113,12 +121,15 @@ MPROC_API int mproc_list_pop(mproc_list_t *l, ssize_t index, void **val, size_t 
 MPROC_API int mproc_list_remove(mproc_list_t *l, const void *val, size_t vlen);
 /* The index of the first item equal to val. MPROC_EVALUE. */
 MPROC_API int mproc_list_index(mproc_list_t *l, const void *val, size_t vlen, size_t *index);
+/* *n: the number of items. */
 MPROC_API int mproc_list_len(mproc_list_t *l, size_t *n);
 /* Items [start, stop) clamped as Python's l[start:stop] (use SSIZE_MAX for
  * "to the end"); a consistent snapshot; free with mproc_bufs_free. */
 MPROC_API int mproc_list_slice(mproc_list_t *l, ssize_t start, ssize_t stop, mproc_buf_t **vals,
                                size_t *n);
+/* Removes every item. */
 MPROC_API int mproc_list_clear(mproc_list_t *l);
+/* Frees the handle (the list stays on the server). */
 MPROC_API void mproc_list_close(mproc_list_t *l);
 
 #ifdef __cplusplus

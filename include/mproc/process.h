@@ -17,6 +17,7 @@ typedef struct mproc_process mproc_process_t;
  * 0, MPROC_EINVAL (fn NULL), MPROC_ENOMEM, MPROC_EAGAIN (process limit).
  * The caller must eventually join (or free) the process. */
 MPROC_API int mproc_process_start(mproc_process_t **p, int (*fn)(void *arg), void *arg);
+/* The child's process id (it stays valid as a number after the child ends). */
 MPROC_API pid_t mproc_process_pid(mproc_process_t *p);
 /* Waits for the child to end and reaps it. 0 once ended, with *exitcode (if
  * exitcode is not NULL) = fn's return value, or -signal if a signal killed

@@ -31,7 +31,9 @@ MPROC_API int mproc_shm_create(mproc_shm_t **m, const char *name, size_t size);
 /* Maps an existing block (made by mproc or by Python) at its full size.
  * 0; MPROC_EINVAL (bad name, or a block of size 0); MPROC_ENOENT; MPROC_EACCES. */
 MPROC_API int mproc_shm_open(mproc_shm_t **m, const char *name);
+/* The block's first byte, mapped for reading and writing. */
 MPROC_API void *mproc_shm_buf(mproc_shm_t *m);
+/* Its size in bytes (of the whole block, as opened). */
 MPROC_API size_t mproc_shm_size(mproc_shm_t *m);
 /* The block's name without a leading slash (the string lives as long as m). */
 MPROC_API const char *mproc_shm_name(mproc_shm_t *m);
@@ -60,6 +62,8 @@ MPROC_API int mproc_value_open(mproc_value_t **v, const char *name);
 MPROC_API int mproc_value_close(mproc_value_t *v);
 /* The item itself, for direct access (under mproc_value_get_lock, if any). */
 MPROC_API void *mproc_value_ptr(mproc_value_t *v);
+/* Copies the item out / in, under the lock if there is one. 0,
+ * MPROC_EOWNERDEAD (done; the lock's previous holder died holding it). */
 MPROC_API int mproc_value_get(mproc_value_t *v, void *out);
 MPROC_API int mproc_value_set(mproc_value_t *v, const void *in);
 /* Adds *delta atomically (Python's `v.value += 1` is not atomic; this is);
@@ -76,6 +80,7 @@ MPROC_API int mproc_array_open(mproc_array_t **a, const char *name);
 MPROC_API int mproc_array_close(mproc_array_t *a);
 /* The first item, for direct access (under mproc_array_get_lock, if any). */
 MPROC_API void *mproc_array_ptr(mproc_array_t *a);
+/* The number of items, and their typecode. */
 MPROC_API size_t mproc_array_len(mproc_array_t *a);
 MPROC_API char mproc_array_typecode(mproc_array_t *a);
 /* One item. 0, MPROC_EINDEX (i >= length; nothing changes), MPROC_EOWNERDEAD. */

@@ -111,6 +111,7 @@ MPROC_API int mproc_cond_wait_for(mproc_cond_t *c, int (*pred)(void *arg), void 
 /* Wakes the n longest-waiting waiters (fewer if fewer wait); the caller must
  * hold the lock, else MPROC_EPERM. 0. */
 MPROC_API int mproc_cond_notify(mproc_cond_t *c, unsigned n);
+/* Wakes every waiter; the caller must hold the lock, else MPROC_EPERM. 0. */
 MPROC_API int mproc_cond_notify_all(mproc_cond_t *c);
 
 /* ---- Event (threading.Event, multiprocessing.Event) ---------------------- */
@@ -168,6 +169,7 @@ MPROC_API int mproc_barrier_wait_action(mproc_barrier_t *b, double timeout,
 MPROC_API int mproc_barrier_abort(mproc_barrier_t *b);
 /* Back to the empty, unbroken state; parties waiting now get MPROC_EBROKEN. 0. */
 MPROC_API int mproc_barrier_reset(mproc_barrier_t *b);
+/* The number of parties it was made for. */
 MPROC_API int mproc_barrier_parties(mproc_barrier_t *b);
 /* Parties waiting in the current round (0 while broken). */
 MPROC_API int mproc_barrier_n_waiting(mproc_barrier_t *b);
