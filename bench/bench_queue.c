@@ -199,8 +199,40 @@ static double memcpy_bandwidth(size_t block, size_t span)
     return (double)copies * (double)block / secs;
 }
 
-int main(void)
+/* `bench_queue --sizes`: throughput against message size, one line per size:
+ * size, then MB/s of mproc, POSIX mq ("-" above the system's message size
+ * limit) and a framed pipe. For `make bench-plot`. */
+static int print_sizes(void)
 {
+    static const size_t sizes[] = { 16, 64, 256, 1024, 4096, 16384, 65536 };
+    long mq_limit = 8192;
+    FILE *f = fopen("/proc/sys/fs/mqueue/msgsize_max", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &mq_limit) != 1)
+            mq_limit = 8192;
+        fclose(f);
+    }
+    printf("# size mproc_MBps mq_MBps pipe_MBps\n");
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t size = sizes[i];
+        long count = (long)(256e6 / (double)size) < 2000000 ? (long)(256e6 / (double)size) : 2000000;
+        double q = mproc_rate_median(size, count, 1, 1) * (double)size / 1e6;
+        double p = pipe_rate(size, count / 2) * (double)size / 1e6;
+        printf("%zu %.1f ", size, q);
+        if ((long)size <= mq_limit)
+            printf("%.1f", mq_rate(size, count / 8) * (double)size / 1e6);
+        else
+            printf("-");
+        printf(" %.1f\n", p);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--sizes") == 0)
+        return print_sizes();
     long small = 2000000;
     printf("1 producer -> 1 consumer process, 64-byte messages (%ld messages)\n", small);
     double q = mproc_rate_median(64, small, 1, 1);
