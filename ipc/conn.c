@@ -110,25 +110,25 @@ size_t mproc__frame_header(unsigned char *header, size_t len)
 
 /* One write of what is left in iov. A socket is written with MSG_NOSIGNAL;
  * a pipe has no such flag, so its caller blocks SIGPIPE around the send. */
-static ssize_t write_once(const mproc_conn_t *c, struct iovec *iov, int n)
+static ssize_t write_once(int fd, int is_socket, struct iovec *iov, int n)
 {
-    if (c->flags & MPROC__CONN_SOCKET) {
+    if (is_socket) {
         struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-        return sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        return sendmsg(fd, &m, MSG_NOSIGNAL);
     }
-    return writev(c->fd, iov, n);
+    return writev(fd, iov, n);
 }
 
-static int write_all(const mproc_conn_t *c, struct iovec *iov, int n)
+static int write_all(int fd, int is_socket, struct iovec *iov, int n)
 {
     static const mproc__deadline_t forever = { .kind = MPROC__FOREVER };
     while (n > 0) {
-        ssize_t w = write_once(c, iov, n);
+        ssize_t w = write_once(fd, is_socket, iov, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN) {
-                int r = mproc__fd_wait(c->fd, POLLOUT, &forever);
+            if (errno == EAGAIN) { /* (where the caller made the descriptor non-blocking) */
+                int r = mproc__fd_wait(fd, POLLOUT, &forever);
                 if (r != 0)
                     return r;
                 continue;
@@ -154,7 +154,7 @@ static int write_all(const mproc_conn_t *c, struct iovec *iov, int n)
 /* Writing to a pipe whose reader is gone raises SIGPIPE in the writing
  * thread. Block it for the write; if the write raised it, take it off the
  * thread's pending set before unblocking, unless it was pending before. */
-static int write_all_no_sigpipe(const mproc_conn_t *c, struct iovec *iov, int n)
+static int write_all_no_sigpipe(int fd, struct iovec *iov, int n)
 {
     sigset_t sigpipe, old;
     sigemptyset(&sigpipe);
@@ -166,7 +166,7 @@ static int write_all_no_sigpipe(const mproc_conn_t *c, struct iovec *iov, int n)
         sigpending(&pending);
         was_pending = sigismember(&pending, SIGPIPE);
     }
-    int r = write_all(c, iov, n);
+    int r = write_all(fd, 0, iov, n);
     if (r == MPROC_EPIPE && !was_pending) {
         static const struct timespec zero = { 0, 0 };
         while (sigtimedwait(&sigpipe, NULL, &zero) < 0 && errno == EINTR)
@@ -177,21 +177,24 @@ static int write_all_no_sigpipe(const mproc_conn_t *c, struct iovec *iov, int n)
     return r;
 }
 
-int mproc_conn_send(mproc_conn_t *c, const void *data, size_t len)
+int mproc__send_frame(int fd, int is_socket, const void *data, size_t len)
 {
-    if (c == NULL || (data == NULL && len > 0))
-        return MPROC_EINVAL;
-    if (!(c->flags & MPROC__CONN_SEND))
-        return MPROC_EPERM;
     unsigned char header[MPROC__FRAME_HEADER_MAX];
     struct iovec iov[2] = {
         { .iov_base = header, .iov_len = mproc__frame_header(header, len) },
         { .iov_base = (void *)data, .iov_len = len },
     };
     int n = len > 0 ? 2 : 1;
-    if (c->flags & MPROC__CONN_SOCKET)
-        return write_all(c, iov, n);
-    return write_all_no_sigpipe(c, iov, n);
+    return is_socket ? write_all(fd, 1, iov, n) : write_all_no_sigpipe(fd, iov, n);
+}
+
+int mproc_conn_send(mproc_conn_t *c, const void *data, size_t len)
+{
+    if (c == NULL || (data == NULL && len > 0))
+        return MPROC_EINVAL;
+    if (!(c->flags & MPROC__CONN_SEND))
+        return MPROC_EPERM;
+    return mproc__send_frame(c->fd, (c->flags & MPROC__CONN_SOCKET) != 0, data, len);
 }
 
 /* ---- receiving ---------------------------------------------------------- */

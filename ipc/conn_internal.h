@@ -43,6 +43,10 @@ int mproc__conn_wrap(mproc_conn_t **c, int fd, unsigned flags);
 int mproc__conn_recv_until(mproc_conn_t *c, void *buf, size_t cap, size_t *len,
                            const mproc__deadline_t *d);
 
+/* Sends one framed message on fd, all of it (a socket with MSG_NOSIGNAL, a
+ * pipe with SIGPIPE blocked around the write). 0, MPROC_EPIPE, ... */
+int mproc__send_frame(int fd, int is_socket, const void *data, size_t len);
+
 /* Writes the bytes of one frame for a message of len bytes into header;
  * returns the header's size (4 or 12). */
 size_t mproc__frame_header(unsigned char *header, size_t len);

@@ -100,10 +100,15 @@ static int listen_unix(struct mproc_listener *l, const mproc__address_t *a)
     return 0;
 }
 
-static int listen_tcp(struct mproc_listener *l, const mproc__address_t *a)
+/* Tries each address a resolves to, with a fresh socket each, until
+ * use(fd, address) succeeds: the socket then goes to *out. The last error
+ * otherwise (MPROC_ETIMEDOUT stops the search at once). */
+static int each_address(const mproc__address_t *a, int passive,
+                        int (*use)(int fd, const struct addrinfo *ai, const void *arg), const void *arg,
+                        int *out)
 {
     struct addrinfo *res;
-    int r = mproc__address_resolve(a, 1, &res);
+    int r = mproc__address_resolve(a, passive, &res);
     if (r != 0)
         return r;
     r = MPROC_ENOENT;
@@ -113,19 +118,32 @@ static int listen_tcp(struct mproc_listener *l, const mproc__address_t *a)
             r = mproc__errno(errno);
             continue;
         }
-        int one = 1; /* as Python's Listener: a restarted server can rebind at once */
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
-            r = bind_error(errno);
-            close(fd);
-            continue;
+        r = use(fd, ai, arg);
+        if (r == 0) {
+            *out = fd;
+            break;
         }
-        l->fd = fd;
-        r = 0;
-        break;
+        close(fd);
+        if (r == MPROC_ETIMEDOUT)
+            break;
     }
     freeaddrinfo(res);
     return r;
+}
+
+static int bind_and_listen(int fd, const struct addrinfo *ai, const void *arg)
+{
+    (void)arg;
+    int one = 1; /* as Python's Listener: a restarted server can rebind at once */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
+        return bind_error(errno);
+    return 0;
+}
+
+static int listen_tcp(struct mproc_listener *l, const mproc__address_t *a)
+{
+    return each_address(a, 1, bind_and_listen, NULL, &l->fd);
 }
 
 /* address NULL: "<tmp>/mproc-XXXXXX/listener", the directory 0700. */
@@ -326,33 +344,19 @@ static int connect_unix(const mproc__address_t *a, const mproc__deadline_t *d, i
     return 0;
 }
 
+static int connect_blocking(int fd, const struct addrinfo *ai, const void *deadline)
+{
+    int r = connect_until(fd, ai->ai_addr, ai->ai_addrlen, deadline);
+    if (r == 0)
+        r = make_blocking(fd);
+    if (r == 0)
+        set_tcp_nodelay(fd);
+    return r;
+}
+
 static int connect_tcp(const mproc__address_t *a, const mproc__deadline_t *d, int *out)
 {
-    struct addrinfo *res;
-    int r = mproc__address_resolve(a, 0, &res);
-    if (r != 0)
-        return r;
-    r = MPROC_ENOENT;
-    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0) {
-            r = mproc__errno(errno);
-            continue;
-        }
-        r = connect_until(fd, ai->ai_addr, ai->ai_addrlen, d);
-        if (r == 0)
-            r = make_blocking(fd);
-        if (r == 0) {
-            set_tcp_nodelay(fd);
-            *out = fd;
-            break;
-        }
-        close(fd);
-        if (r == MPROC_ETIMEDOUT)
-            break;
-    }
-    freeaddrinfo(res);
-    return r;
+    return each_address(a, 0, connect_blocking, d, out);
 }
 
 int mproc_client_timeout(mproc_conn_t **c, const char *address, const void *authkey, size_t keylen,

@@ -20,7 +20,6 @@
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,34 +121,6 @@ static int connect_handle(struct mproc_manager *m)
     return 0;
 }
 
-static int send_request(struct mproc_manager *m)
-{
-    unsigned char header[MPROC__FRAME_HEADER_MAX];
-    struct iovec iov[2] = { { header, mproc__frame_header(header, m->req.len) }, { m->req.data, m->req.len } };
-    struct iovec *v = iov;
-    int n = 2;
-    while (n > 0) {
-        struct msghdr msg = { .msg_iov = v, .msg_iovlen = (size_t)n };
-        ssize_t w = sendmsg(m->fd, &msg, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno == EPIPE || errno == ECONNRESET ? MPROC_EPIPE : mproc__errno(errno);
-        }
-        size_t done = (size_t)w;
-        while (n > 0 && done >= v->iov_len) {
-            done -= v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (char *)v->iov_base + done;
-            v->iov_len -= done;
-        }
-    }
-    return 0;
-}
-
 /* Seconds on CLOCK_MONOTONIC (a vDSO call: no system call). */
 static double monotonic(void)
 {
@@ -225,7 +196,7 @@ int mproc__mgr_run(mproc_manager_t *m, mproc__rbuf_t *reply)
         return MPROC_EMSGSIZE;
     int r = connect_handle(m);
     if (r == 0)
-        r = send_request(m);
+        r = mproc__send_frame(m->fd, 1, m->req.data, m->req.len);
     if (r == 0)
         r = receive_reply(m, reply);
     if (r == 0 && mproc__get_u8(reply) != MPROC__MGR_VERSION) {

@@ -39,23 +39,11 @@ void mproc_dict_close(mproc_dict_t *d)
     free(d);
 }
 
-/* A request carrying one key (and maybe a value) whose reply is empty. */
-static int key_request(mproc_dict_t *d, unsigned op, const void *key, size_t klen, const void *val,
-                       size_t vlen, int with_value)
-{
-    mproc__wbuf_t *w = mproc__mgr_begin(d->m, op, d->name, d->nlen);
-    mproc__put_bytes(w, key, klen);
-    if (with_value)
-        mproc__put_bytes(w, val, vlen);
-    mproc__rbuf_t reply;
-    int r = mproc__mgr_run(d->m, &reply);
-    mproc__mgr_end(d->m);
-    return r;
-}
-
-/* A request carrying one key (and maybe a value) answered with bytes. */
-static int key_value_request(mproc_dict_t *d, unsigned op, const void *key, size_t klen, const void *in,
-                             size_t inlen, int with_value, void **val, size_t *vlen)
+/* A request carrying one key (and maybe a value); a reply's bytes go to
+ * *val unless val is NULL (an op with an empty reply, or a caller who does
+ * not want them). */
+static int key_request(mproc_dict_t *d, unsigned op, const void *key, size_t klen, const void *in,
+                       size_t inlen, int with_value, void **val, size_t *vlen)
 {
     mproc__wbuf_t *w = mproc__mgr_begin(d->m, op, d->name, d->nlen);
     mproc__put_bytes(w, key, klen);
@@ -63,7 +51,7 @@ static int key_value_request(mproc_dict_t *d, unsigned op, const void *key, size
         mproc__put_bytes(w, in, inlen);
     mproc__rbuf_t reply;
     int r = mproc__mgr_run(d->m, &reply);
-    if (r == 0)
+    if (r == 0 && val != NULL)
         r = mproc__mgr_take_bytes(&reply, val, vlen);
     mproc__mgr_end(d->m);
     return r;
@@ -74,21 +62,21 @@ int mproc_dict_set(mproc_dict_t *d, const void *key, size_t klen, const void *va
     CHECK(d == NULL ? MPROC_EINVAL : 0);
     CHECK_KEY(key, klen);
     CHECK_VALUE(val, vlen);
-    return key_request(d, MPROC__OP_DICT_SET, key, klen, val, vlen, 1);
+    return key_request(d, MPROC__OP_DICT_SET, key, klen, val, vlen, 1, NULL, NULL);
 }
 
 int mproc_dict_get(mproc_dict_t *d, const void *key, size_t klen, void **val, size_t *vlen)
 {
     CHECK(d == NULL || val == NULL ? MPROC_EINVAL : 0);
     CHECK_KEY(key, klen);
-    return key_value_request(d, MPROC__OP_DICT_GET, key, klen, NULL, 0, 0, val, vlen);
+    return key_request(d, MPROC__OP_DICT_GET, key, klen, NULL, 0, 0, val, vlen);
 }
 
 int mproc_dict_del(mproc_dict_t *d, const void *key, size_t klen)
 {
     CHECK(d == NULL ? MPROC_EINVAL : 0);
     CHECK_KEY(key, klen);
-    return key_request(d, MPROC__OP_DICT_DEL, key, klen, NULL, 0, 0);
+    return key_request(d, MPROC__OP_DICT_DEL, key, klen, NULL, 0, 0, NULL, NULL);
 }
 
 int mproc_dict_contains(mproc_dict_t *d, const void *key, size_t klen)
@@ -112,7 +100,7 @@ int mproc_dict_pop(mproc_dict_t *d, const void *key, size_t klen, void **val, si
 {
     CHECK(d == NULL ? MPROC_EINVAL : 0);
     CHECK_KEY(key, klen);
-    return key_value_request(d, MPROC__OP_DICT_POP, key, klen, NULL, 0, 0, val, vlen);
+    return key_request(d, MPROC__OP_DICT_POP, key, klen, NULL, 0, 0, val, vlen);
 }
 
 int mproc_dict_setdefault(mproc_dict_t *d, const void *key, size_t klen, const void *dflt, size_t dlen,
@@ -121,7 +109,7 @@ int mproc_dict_setdefault(mproc_dict_t *d, const void *key, size_t klen, const v
     CHECK(d == NULL ? MPROC_EINVAL : 0);
     CHECK_KEY(key, klen);
     CHECK_VALUE(dflt, dlen);
-    return key_value_request(d, MPROC__OP_DICT_SETDEFAULT, key, klen, dflt, dlen, 1, val, vlen);
+    return key_request(d, MPROC__OP_DICT_SETDEFAULT, key, klen, dflt, dlen, 1, val, vlen);
 }
 
 int mproc_dict_incr(mproc_dict_t *d, const void *key, size_t klen, int64_t delta, int64_t *result)
