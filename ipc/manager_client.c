@@ -26,6 +26,9 @@
 #define RANDOM_KEY_BYTES 32
 #define START_TIMEOUT_MS 10000
 #define SHUTDOWN_WAIT_MS 10000
+/* connecting and the handshake: a server that never answers (an address that
+ * swallows packets, a server without a key) is an error, not a hang */
+#define CONNECT_TIMEOUT 10.0
 
 struct mproc_manager {
     pthread_mutex_t lock;
@@ -34,7 +37,6 @@ struct mproc_manager {
     size_t keylen;
     int fd;             /* -1: not connected (yet, or since an error) */
     int inherited;      /* fd came with a fork: not ours to use */
-    int shut_down;
     unsigned spin_skip; /* requests to come that wait without polling first */
     mproc__frames_t in;
     mproc__wbuf_t req;
@@ -110,10 +112,8 @@ static int connect_handle(struct mproc_manager *m)
         disconnect(m);
     if (m->fd >= 0)
         return 0;
-    if (m->shut_down)
-        return MPROC_ESHUTDOWN;
     mproc_conn_t *c;
-    int r = mproc_client(&c, m->address, m->key, m->keylen);
+    int r = mproc_client_timeout(&c, m->address, m->key, m->keylen, CONNECT_TIMEOUT);
     if (r != 0)
         return r;
     m->fd = mproc__conn_release_fd(c);
@@ -473,7 +473,6 @@ int mproc_manager_shutdown(mproc_manager_t *m)
     mproc__rbuf_t reply;
     mproc__mgr_begin(m, MPROC__OP_SHUTDOWN, NULL, 0);
     int r = mproc__mgr_run(m, &reply);
-    m->shut_down = 1;
     mproc__mgr_end(m);
     /* the server this process started: wait until it is gone (it is not
      * our child, so by its pidfd, or by asking the kernel) */

@@ -13,9 +13,8 @@
  * Errors of every call below besides those listed: MPROC_EINVAL (NULL
  * arguments), MPROC_EMSGSIZE (a key over 64 KiB, a value over 16 MiB, a
  * request over 64 MiB), MPROC_ETYPE (the name is a list, used as a dict, or
- * the reverse), MPROC_EPIPE / MPROC_EOF (the server is gone), MPROC_EPROTO
- * (a reply that makes no sense), MPROC_ESHUTDOWN (the handle's server was
- * shut down). */
+ * the reverse), MPROC_EPIPE / MPROC_EOF (the server is gone; the next call
+ * connects anew), MPROC_EPROTO (a reply that makes no sense). */
 #ifndef MPROC_MANAGER_H
 #define MPROC_MANAGER_H
 
@@ -50,7 +49,9 @@ MPROC_API void mproc_items_free(mproc_item_t *items, size_t n);
 MPROC_API int mproc_manager_start(mproc_manager_t **m, const char *address, const void *authkey,
                                   size_t keylen);
 /* Attaches to a running server (one started elsewhere, or `mproc manager`).
- * 0; MPROC_ENOENT; -ECONNREFUSED; MPROC_EAUTH (wrong key). */
+ * 0; MPROC_ENOENT; -ECONNREFUSED; MPROC_EAUTH (wrong key, or a key the
+ * server wants and the caller lacks); MPROC_ETIMEDOUT (no answer within
+ * 10 s: a silent address, or a server without a key given one). */
 MPROC_API int mproc_manager_connect(mproc_manager_t **m, const char *address, const void *authkey,
                                     size_t keylen);
 /* The server's address (the real port for TCP port 0). */
