@@ -4,8 +4,8 @@ comments, with an example program from examples/ in each.
 The headers are the single source of truth for signatures and return codes:
 regenerate after changing them (python3 man/gen_man.py, from the project
 root) and commit the pages; `make check` lints them and tests/test_man.sh
-fails when a page is stale. man/mproc.7 is written by hand."""
-import datetime
+fails when a page is stale. man/mproc.7 is written by hand, but for its list
+of error codes, which is made here from common.h's one list."""
 import os
 import re
 import sys
@@ -202,12 +202,30 @@ def page(name, spec):
     return re.sub(r"(\.SS [^\n]*\n)\.PP\n", r"\1", text)
 
 
+ERRORS_BEGIN = '.\\" the list below is generated from include/mproc/common.h by man/gen_man.py\n'
+ERRORS_END = '.\\" end of the generated list\n'
+
+
+def overview():
+    """man/mproc.7 (written by hand) with its list of error codes made anew
+    from the one list in common.h."""
+    text = open("man/mproc.7").read()
+    src = open("include/mproc/common.h").read()
+    entries = []
+    for name, value, message in re.findall(r'X\((\w+),\s*(-?\w+),\s*"([^"]*)"\)', src):
+        shown = "\\-" + value[1:] if value.startswith("-") else value
+        entries.append(f".TP\n.B MPROC_{name}\n{roff_escape(message)} ({shown})\n")
+    start = text.index(ERRORS_BEGIN) + len(ERRORS_BEGIN)
+    return text[:start] + "".join(entries) + text[text.index(ERRORS_END):]
+
+
 def main():
     check = "--check" in sys.argv
     stale = []
-    for name, spec in PAGES.items():
-        text = page(name, spec)
-        path = os.path.join("man", name + ".3")
+    pages = {name + ".3": page(name, spec) for name, spec in PAGES.items()}
+    pages["mproc.7"] = overview()
+    for filename, text in pages.items():
+        path = os.path.join("man", filename)
         if check:
             if not os.path.exists(path) or open(path).read() != text:
                 stale.append(path)
