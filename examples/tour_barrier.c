@@ -18,5 +18,6 @@ int main(void)
         zeros += WEXITSTATUS(status) == 0;
     }
     printf("all 3 passed; index 0 went to %d of them\n", zeros);
+    mproc_barrier_close(b);
     return zeros == 1 ? 0 : 1;
 }

@@ -25,5 +25,7 @@ int main(void)
     mproc_cond_release(&s->cond);
     printf("ready: %d\n", s->ready);
     wait(NULL);
+    mproc_cond_destroy(&s->cond);
+    munmap(s, sizeof *s);
     return r;
 }

@@ -21,5 +21,7 @@ int main(void)
     int r = mproc_conn_recv(parent, reply, sizeof reply, &len, 5.0);   /* MPROC_ETIMEDOUT, MPROC_EOF */
     printf("reply: %.*s\n", (int)len, reply);
     wait(NULL);
+    mproc_conn_close(child);
+    mproc_conn_close(parent);
     return r;
 }

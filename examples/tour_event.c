@@ -19,5 +19,6 @@ int main(void)
         ok &= WEXITSTATUS(status) == 0;
     }
     printf("3 workers started: %s\n", ok ? "yes" : "no");
+    mproc_event_close(go);
     return ok ? 0 : 1;
 }

@@ -25,5 +25,7 @@ int main(void)
     mproc_value_get(hits, &n);
     mproc_array_read(squares, 0, 4, all);                   /* one atomic slice */
     printf("hits %ld, squares %g %g %g %g\n", n, all[0], all[1], all[2], all[3]);
+    mproc_array_close(squares);
+    mproc_value_close(hits);
     return n == 4 ? 0 : 1;
 }
