@@ -177,7 +177,7 @@ static int write_all_no_sigpipe(int fd, struct iovec *iov, int n)
     return r;
 }
 
-int mproc__send_frame(int fd, int is_socket, const void *data, size_t len)
+int mproc__send_frame(int fd, int how, const void *data, size_t len)
 {
     unsigned char header[MPROC__FRAME_HEADER_MAX];
     struct iovec iov[2] = {
@@ -185,7 +185,31 @@ int mproc__send_frame(int fd, int is_socket, const void *data, size_t len)
         { .iov_base = (void *)data, .iov_len = len },
     };
     int n = len > 0 ? 2 : 1;
-    return is_socket ? write_all(fd, 1, iov, n) : write_all_no_sigpipe(fd, iov, n);
+    if (how == MPROC__SEND_PIPE_GUARDED)
+        return write_all_no_sigpipe(fd, iov, n);
+    return write_all(fd, how == MPROC__SEND_SOCKET, iov, n);
+}
+
+/* How c's frames are written: see mproc__send_frame. */
+static int send_mode(const mproc_conn_t *c)
+{
+    if (c->flags & MPROC__CONN_SOCKET)
+        return MPROC__SEND_SOCKET;
+    return c->sigpipe_unguarded ? MPROC__SEND_PIPE : MPROC__SEND_PIPE_GUARDED;
+}
+
+int mproc_conn_set_sigpipe_guard(mproc_conn_t *c, int on)
+{
+    if (c == NULL || (on != 0 && on != 1))
+        return MPROC_EINVAL;
+    if (!on) {
+        /* only where a SIGPIPE can no longer kill: ignored, or handled */
+        struct sigaction sa;
+        if (sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler == SIG_DFL)
+            return MPROC_EPERM;
+    }
+    c->sigpipe_unguarded = !on;
+    return 0;
 }
 
 int mproc_conn_send(mproc_conn_t *c, const void *data, size_t len)
@@ -194,7 +218,7 @@ int mproc_conn_send(mproc_conn_t *c, const void *data, size_t len)
         return MPROC_EINVAL;
     if (!(c->flags & MPROC__CONN_SEND))
         return MPROC_EPERM;
-    return mproc__send_frame(c->fd, (c->flags & MPROC__CONN_SOCKET) != 0, data, len);
+    return mproc__send_frame(c->fd, send_mode(c), data, len);
 }
 
 /* ---- receiving ---------------------------------------------------------- */

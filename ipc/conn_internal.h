@@ -33,6 +33,7 @@ struct mproc_conn {
     unsigned char *partial; /* room for the whole body; its first partial_got bytes arrived */
     size_t partial_got;
     int broken; /* MPROC_EPROTO once the stream lost its framing */
+    int sigpipe_unguarded; /* a pipe whose sends skip the SIGPIPE guard */
 };
 
 /* Wraps an open, blocking, close-on-exec descriptor. 0 or MPROC_ENOMEM
@@ -43,9 +44,11 @@ int mproc__conn_wrap(mproc_conn_t **c, int fd, unsigned flags);
 int mproc__conn_recv_until(mproc_conn_t *c, void *buf, size_t cap, size_t *len,
                            const mproc__deadline_t *d);
 
-/* Sends one framed message on fd, all of it (a socket with MSG_NOSIGNAL, a
- * pipe with SIGPIPE blocked around the write). 0, MPROC_EPIPE, ... */
-int mproc__send_frame(int fd, int is_socket, const void *data, size_t len);
+/* Sends one framed message on fd, all of it: how is MPROC__SEND_SOCKET
+ * (with MSG_NOSIGNAL), MPROC__SEND_PIPE_GUARDED (SIGPIPE blocked around the
+ * write) or MPROC__SEND_PIPE (the caller ignores SIGPIPE). 0, MPROC_EPIPE, ... */
+enum { MPROC__SEND_SOCKET, MPROC__SEND_PIPE_GUARDED, MPROC__SEND_PIPE };
+int mproc__send_frame(int fd, int how, const void *data, size_t len);
 
 /* Writes the bytes of one frame for a message of len bytes into header;
  * returns the header's size (4 or 12). */

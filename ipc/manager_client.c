@@ -196,7 +196,7 @@ int mproc__mgr_run(mproc_manager_t *m, mproc__rbuf_t *reply)
         return MPROC_EMSGSIZE;
     int r = connect_handle(m);
     if (r == 0)
-        r = mproc__send_frame(m->fd, 1, m->req.data, m->req.len);
+        r = mproc__send_frame(m->fd, MPROC__SEND_SOCKET, m->req.data, m->req.len);
     if (r == 0)
         r = receive_reply(m, reply);
     if (r == 0 && mproc__get_u8(reply) != MPROC__MGR_VERSION) {

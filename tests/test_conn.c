@@ -435,6 +435,49 @@ START_TEST(a_vanished_reader_is_epipe_not_sigpipe)
 }
 END_TEST
 
+static volatile sig_atomic_t sigpipes;
+
+static void count_sigpipe(int sig)
+{
+    (void)sig;
+    sigpipes++;
+}
+
+START_TEST(the_sigpipe_guard_goes_only_where_sigpipe_cannot_kill)
+{
+    signal(SIGPIPE, SIG_DFL);
+    mproc_conn_t *r, *w;
+    ck_assert_int_eq(mproc_pipe(&r, &w, 0), 0);
+    ck_assert_int_eq(mproc_conn_set_sigpipe_guard(w, 0), MPROC_EPERM); /* it would kill */
+    ck_assert_int_eq(mproc_conn_set_sigpipe_guard(w, 2), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_conn_set_sigpipe_guard(NULL, 1), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_conn_set_sigpipe_guard(w, 1), 0);
+    /* ignored: no guard needed, and a vanished reader is still MPROC_EPIPE */
+    signal(SIGPIPE, SIG_IGN);
+    ck_assert_int_eq(mproc_conn_set_sigpipe_guard(w, 0), 0);
+    ck_assert_int_eq(mproc_conn_send(w, "fast", 4), 0);
+    char buf[8];
+    size_t n;
+    ck_assert_int_eq(mproc_conn_recv(r, buf, sizeof buf, &n, 1.0), 0);
+    ck_assert_mem_eq(buf, "fast", 4);
+    mproc_conn_close(r);
+    ck_assert_int_eq(mproc_conn_send(w, "x", 1), MPROC_EPIPE);
+    mproc_conn_close(w);
+    /* handled: the program's handler sees the SIGPIPE it asked for */
+    struct sigaction sa = { .sa_handler = count_sigpipe };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+    ck_assert_int_eq(mproc_pipe(&r, &w, 0), 0);
+    ck_assert_int_eq(mproc_conn_set_sigpipe_guard(w, 0), 0);
+    mproc_conn_close(r);
+    sigpipes = 0;
+    ck_assert_int_eq(mproc_conn_send(w, "x", 1), MPROC_EPIPE);
+    ck_assert_int_eq(sigpipes, 1);
+    mproc_conn_close(w);
+    signal(SIGPIPE, SIG_DFL);
+}
+END_TEST
+
 static int send_then_get_killed(void *arg)
 {
     (void)arg;
@@ -568,6 +611,7 @@ static Suite *conn_suite(void)
     tcase_add_test(procs, multi_mebibyte_messages_cross_processes);
     tcase_add_test(procs, signals_do_not_break_waits_or_transfers);
     tcase_add_test(procs, a_vanished_reader_is_epipe_not_sigpipe);
+    tcase_add_test(procs, the_sigpipe_guard_goes_only_where_sigpipe_cannot_kill);
     tcase_add_test(procs, a_sender_killed_mid_message_is_a_protocol_error);
     tcase_add_test(procs, descriptors_pass_to_a_forked_worker);
     tcase_add_test(procs, receiving_a_descriptor_where_a_message_came_is_an_error);

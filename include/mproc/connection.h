@@ -56,6 +56,14 @@ MPROC_API int mproc_conn_recv_alloc(mproc_conn_t *c, void **data, size_t *len, d
  * (default MPROC_CONN_MAX_MESSAGE_DEFAULT). 0; MPROC_EINVAL (max 0). */
 MPROC_API int mproc_conn_set_max_message(mproc_conn_t *c, size_t max);
 
+/* A send on a pipe blocks SIGPIPE around its write (two system calls) so
+ * that a vanished reader cannot kill the sender. A program that ignores or
+ * handles SIGPIPE itself may switch that off for c with on = 0 (about a third
+ * faster for small messages); sockets never need it. 0; MPROC_EPERM
+ * (SIGPIPE still has its default action: switching off would be fatal);
+ * MPROC_EINVAL. */
+MPROC_API int mproc_conn_set_sigpipe_guard(mproc_conn_t *c, int on);
+
 /* 1 if a receive would not block now (data, end of file or an error is
  * waiting), 0 if nothing came within timeout; MPROC_EPERM on a send-only end. */
 MPROC_API int mproc_conn_poll(mproc_conn_t *c, double timeout);
