@@ -42,3 +42,10 @@ int mproc__deadline_expired(const mproc__deadline_t *d)
     return now.tv_sec > d->at.tv_sec ||
            (now.tv_sec == d->at.tv_sec && now.tv_nsec >= d->at.tv_nsec);
 }
+
+double mproc__monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

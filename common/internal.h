@@ -33,6 +33,8 @@ typedef struct {
 int mproc__deadline_init(mproc__deadline_t *d, double timeout);
 /* 1 once the deadline has passed (always for NOWAIT, never for FOREVER). */
 int mproc__deadline_expired(const mproc__deadline_t *d);
+/* Seconds on CLOCK_MONOTONIC (a vDSO call: no system call). */
+double mproc__monotonic(void);
 
 /* ---- waiting on a descriptor (fdwait.c) ---- */
 /* Waits until fd reports one of events (or an error or hang-up, which the

@@ -161,8 +161,10 @@ int mproc__auth_answer(mproc_conn_t *c, const void *key, size_t keylen, const mp
         r = recv_step(c, answer, &alen, d);
     if (r != 0)
         return r;
-    size_t welcome = sizeof MPROC__WELCOME - 1;
-    if (alen != welcome || memcmp(answer, MPROC__WELCOME, welcome) != 0)
-        return MPROC_EAUTH;
-    return 0;
+    return mproc__auth_is_welcome(answer, alen) ? 0 : MPROC_EAUTH;
+}
+
+int mproc__auth_is_welcome(const unsigned char *msg, size_t len)
+{
+    return len == sizeof MPROC__WELCOME - 1 && memcmp(msg, MPROC__WELCOME, len) == 0;
 }

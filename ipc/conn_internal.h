@@ -76,6 +76,9 @@ int mproc__auth_verify(const void *key, size_t keylen, const unsigned char *mess
 int mproc__auth_answer_to(const void *key, size_t keylen, const unsigned char *challenge, size_t clen,
                           unsigned char out[MPROC__AUTH_MESSAGE_MAX], size_t *outlen);
 
+/* Whether a handshake message is "#WELCOME#". */
+int mproc__auth_is_welcome(const unsigned char *msg, size_t len);
+
 /* The challenger's side over c: challenge, check the answer, send WELCOME or
  * FAILURE. 0; MPROC_EAUTH; or a connection error (MPROC_EOF, MPROC_EPROTO,
  * MPROC_ETIMEDOUT, MPROC_EPIPE, MPROC_EMSGSIZE: an over-long message). */

@@ -121,14 +121,6 @@ static int connect_handle(struct mproc_manager *m)
     return 0;
 }
 
-/* Seconds on CLOCK_MONOTONIC (a vDSO call: no system call). */
-static double monotonic(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Waits for the reply. A reply usually comes within tens of microseconds,
  * less than it costs to put a process to sleep and wake it up again, so with
  * another CPU to run the server the client polls the socket for a while
@@ -140,7 +132,7 @@ static int receive_reply(struct mproc_manager *m, mproc__rbuf_t *reply)
     if (m->spin_skip > 0)
         m->spin_skip--;
     else if (mproc__spin_worthwhile())
-        spin_until = monotonic() + MPROC__MGR_SPIN_SECONDS;
+        spin_until = mproc__monotonic() + MPROC__MGR_SPIN_SECONDS;
     for (;;) {
         const unsigned char *msg;
         size_t len;
@@ -152,7 +144,7 @@ static int receive_reply(struct mproc_manager *m, mproc__rbuf_t *reply)
         if (r < 0)
             return MPROC_EPROTO;
         int flags = 0;
-        if (spin_until > 0 && monotonic() < spin_until)
+        if (spin_until > 0 && mproc__monotonic() < spin_until)
             flags = MSG_DONTWAIT;
         else if (spin_until > 0) {
             /* polling did not pay this time (a busy server, or more work

@@ -57,13 +57,6 @@ struct server {
 /* epoll tags for the descriptors that are not clients */
 static char tag_listener, tag_watch, tag_signals;
 
-static double monotonic(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- clients ---- */
 
 static void drop(struct server *s, struct client *c)
@@ -150,7 +143,7 @@ static int handle(struct server *s, struct client *c, const unsigned char *msg, 
         return send_frame(s, c, answer, alen);
     }
     case AWAIT_WELCOME:
-        if (len != sizeof MPROC__WELCOME - 1 || memcmp(msg, MPROC__WELCOME, len) != 0)
+        if (!mproc__auth_is_welcome(msg, len))
             return -1;
         c->state = READY;
         c->in.max = MPROC__MGR_FRAME_MAX;
@@ -241,7 +234,7 @@ static void accept_clients(struct server *s)
         c->state = s->o->key != NULL ? AWAIT_ANSWER : READY;
         if (c->state == READY)
             c->in.max = MPROC__MGR_FRAME_MAX;
-        c->deadline = monotonic() + s->handshake_timeout;
+        c->deadline = mproc__monotonic() + s->handshake_timeout;
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
         if (epoll_ctl(s->epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
             close(fd);
@@ -263,7 +256,7 @@ static void accept_clients(struct server *s)
  * next such deadline (-1: none). */
 static int expire_handshakes(struct server *s)
 {
-    double now = monotonic(), next = -1;
+    double now = mproc__monotonic(), next = -1;
     struct client *c = s->clients;
     while (c != NULL) {
         struct client *following = c->next;
@@ -427,7 +420,7 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
         if (o->watch_pid > 0 && s.watch < 0 && (wait_ms < 0 || wait_ms > 1000))
             wait_ms = 1000; /* no pidfd: look at the starter every second */
         int polling = busy_until > 0;
-        if (polling && monotonic() < busy_until) {
+        if (polling && mproc__monotonic() < busy_until) {
             wait_ms = 0;
         } else if (polling) {
             busy_until = 0; /* the poll came up empty: sleep, and skip a few */
@@ -439,7 +432,7 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
             if (spin_skip > 0)
                 spin_skip--;
             else
-                busy_until = monotonic() + MPROC__MGR_SPIN_SECONDS;
+                busy_until = mproc__monotonic() + MPROC__MGR_SPIN_SECONDS;
         }
         if (o->watch_pid > 0 && s.watch < 0 && starter_gone(o->watch_pid))
             s.stop = 1;
