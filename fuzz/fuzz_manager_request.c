@@ -4,7 +4,7 @@
  * too. A crash, a leak or undefined behaviour here is a hostile client taking
  * the server down. Built by `make fuzz` with clang; `make fuzz-run` runs it
  * briefly from fuzz/corpus (valid requests of every kind). */
-#include "manager_store.h"
+#include "manager/server/store.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,7 +5,7 @@
  * when it could not start or save, 2 for a bad command line. */
 #include "manager_cmd.h"
 
-#include "manager_server.h"
+#include "manager/server/server.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #ifndef MPROC_MANAGER_STORE_H
 #define MPROC_MANAGER_STORE_H
 
-#include "manager_protocol.h"
+#include "manager/protocol.h"
 
 typedef struct mproc__store mproc__store_t;
 

@@ -2,7 +2,7 @@
  * and TCP sockets, with Python's authentication handshake when a key is
  * given. The listener challenges first, then answers the client's challenge;
  * the client does the reverse. */
-#include "conn_internal.h"
+#include "connection/conn_internal.h"
 
 #include <fcntl.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* Manager lists: one request per call (docs/manager-protocol.md). */
-#include "manager_client.h"
+#include "manager/client.h"
 
 #include <stdlib.h>
 #include <string.h>

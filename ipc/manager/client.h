@@ -3,7 +3,7 @@
 #ifndef MPROC_MANAGER_CLIENT_H
 #define MPROC_MANAGER_CLIENT_H
 
-#include "manager_protocol.h"
+#include "manager/protocol.h"
 
 struct mproc_dict { mproc_manager_t *m; size_t nlen; char name[MPROC__MGR_NAME_MAX + 1]; };
 struct mproc_list { mproc_manager_t *m; size_t nlen; char name[MPROC__MGR_NAME_MAX + 1]; };

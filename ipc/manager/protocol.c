@@ -1,5 +1,5 @@
 /* Encoding and decoding of the Manager's messages (docs/manager-protocol.md). */
-#include "manager_protocol.h"
+#include "manager/protocol.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Buffered input of framed messages (see frame_buffer.h). */
-#include "frame_buffer.h"
+#include "connection/frame_buffer.h"
 
-#include "conn_internal.h"
+#include "connection/conn_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

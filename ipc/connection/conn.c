@@ -8,7 +8,7 @@
  * exactly what the peer sent after it, so poll/epoll on the descriptor stays
  * truthful. A message interrupted by a timeout keeps its header and the bytes
  * read so far in the connection, and the next call carries on. */
-#include "conn_internal.h"
+#include "connection/conn_internal.h"
 
 #include <fcntl.h>
 #include <poll.h>

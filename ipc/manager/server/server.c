@@ -6,12 +6,12 @@
  * and never holds up the others. A client that is still authenticating has
  * a deadline; one that sends a malformed frame or request is dropped. The
  * handshake is Python's (auth.c), run step by step as messages arrive. */
-#include "manager_server.h"
+#include "manager/server/server.h"
 
-#include "conn_internal.h"
-#include "frame_buffer.h"
-#include "manager_store.h"
-#include "manager_protocol.h"
+#include "connection/conn_internal.h"
+#include "connection/frame_buffer.h"
+#include "manager/server/store.h"
+#include "manager/protocol.h"
 
 #include <fcntl.h>
 #include <signal.h>

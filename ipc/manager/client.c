@@ -6,11 +6,11 @@
  * child: the child's first call closes its inherited copy of the socket (the
  * parent's stays open) and connects anew. A mutex per handle lets several
  * threads share it, one request at a time. */
-#include "byte_table.h"
-#include "conn_internal.h"
-#include "frame_buffer.h"
-#include "manager_client.h"
-#include "manager_server.h"
+#include "manager/byte_table.h"
+#include "connection/conn_internal.h"
+#include "connection/frame_buffer.h"
+#include "manager/client.h"
+#include "manager/server/server.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -160,7 +160,7 @@ static int receive_reply(struct mproc_manager *m, mproc__rbuf_t *reply)
     }
 }
 
-/* ---- requests (see manager_client.h) ---- */
+/* ---- requests (see client.h) ---- */
 
 mproc__wbuf_t *mproc__mgr_begin(mproc_manager_t *m, unsigned op, const char *name, size_t nlen)
 {

@@ -2,9 +2,9 @@
  *
  * A request is decoded whole and checked against the limits before anything
  * is touched, so a malformed one changes nothing. */
-#include "manager_store.h"
+#include "manager/server/store.h"
 
-#include "byte_table.h"
+#include "manager/byte_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>

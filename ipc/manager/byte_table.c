@@ -1,5 +1,5 @@
 /* Insertion-ordered hash table of byte strings (see byte_table.h). */
-#include "byte_table.h"
+#include "manager/byte_table.h"
 
 #include <stdlib.h>
 #include <string.h>

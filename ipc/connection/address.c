@@ -1,6 +1,6 @@
 /* Connection addresses: "/path/with/slash", "@abstract", "host:port",
  * "[v6]:port"; parsing, resolving and the text of a bound socket. */
-#include "conn_internal.h"
+#include "connection/conn_internal.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>

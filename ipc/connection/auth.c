@@ -9,7 +9,7 @@
  * The lengths tell them apart: a modern message or answer is never 16 or 20
  * bytes long. mproc issues the modern form and answers and accepts both, as
  * Python 3.12 does. */
-#include "conn_internal.h"
+#include "connection/conn_internal.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
