@@ -61,7 +61,8 @@ extern "C" {
     X(EKEY,            -5008,            "no such key")                               \
     X(EVALUE,          -5009,            "no such value")                             \
     X(EINDEX,          -5010,            "index out of range")                        \
-    X(ESHUTDOWN,       -5011,            "queue was shut down")
+    X(ESHUTDOWN,       -5011,            "queue was shut down")                       \
+    X(ENOTSUP,         -ENOTSUP,         "operation not supported by this backend")
 
 enum {
 #define MPROC__ERROR_ENUM(name, value, message) MPROC_##name = (value),
