@@ -32,7 +32,7 @@ PAGES = {
     "mproc_shm": ("named shared-memory blocks, as Python's SharedMemory", "shared.h",
                   "---- Shared-memory blocks", "---- Value and Array", "shm_with_python.c", ["mproc_value"]),
     "mproc_value": ("Value and Array: typed items in shared memory", "shared.h", "---- Value and Array",
-                    None, "shared_counter.c", ["mproc_shm", "mproc_lock"]),
+                    "---- ShareableList", "shared_counter.c", ["mproc_shm", "mproc_lock"]),
     "mproc_conn": ("Pipe, Connection, Listener and Client in Python's wire format", "connection.h",
                    None, None, "pipe_workers.c", ["mproc_manager"]),
     "mproc_manager": ("the Manager: shared dicts and lists in a server process", "manager.h", None, None,

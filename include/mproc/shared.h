@@ -1,5 +1,6 @@
-/* mproc/shared.h: shared-memory blocks (multiprocessing.shared_memory), and
- * Value / Array (multiprocessing.Value, Array, RawValue, RawArray).
+/* mproc/shared.h: shared-memory blocks and ShareableList
+ * (multiprocessing.shared_memory), and Value / Array (multiprocessing.Value,
+ * Array, RawValue, RawArray).
  * Include <mproc.h>, not this file. */
 #ifndef MPROC_SHARED_H
 #define MPROC_SHARED_H
@@ -94,6 +95,92 @@ MPROC_API int mproc_array_read(mproc_array_t *a, size_t start, size_t count, voi
 MPROC_API int mproc_array_write(mproc_array_t *a, size_t start, size_t count, const void *in);
 /* The Array's RLock, NULL when made with lock = 0. */
 MPROC_API mproc_rlock_t *mproc_array_get_lock(mproc_array_t *a);
+
+/* ---- ShareableList --------------------------------------------------------
+ * A fixed-length list of int, float, bool, str, bytes and None in a named
+ * block, in the layout of Python's multiprocessing.shared_memory.ShareableList,
+ * so C and Python processes read and write one list. Lists are created in the
+ * layout of Python 3.9 and later: the item count, N + 1 offsets of the items'
+ * slots, the slots, each item's struct format (8 bytes), each item's
+ * back-transform code (1 byte). mproc_shlist_open reads that layout and
+ * Python 3.8's (slot sizes after the count).
+ *
+ * Values read back as Python reads them: trailing NUL bytes of a str or bytes
+ * item are stripped (b"ab\0\0" reads back as b"ab"; NULs inside stay); a
+ * bool is stored as Python stores it (format "xxxxxxx?": 7 zero bytes, then 0
+ * or 1), None as Python's "xxxxxx?x" (8 zero bytes); floats keep their bits
+ * (-0.0, inf, nan). A str or bytes item's slot holds 8 * (len / 8 + 1) bytes,
+ * len in bytes (a str's UTF-8 bytes), as Python sizes ASCII strings (Python
+ * sizes a str by its characters, so it truncates a long non-ASCII str; mproc
+ * does not). No item is longer than 9999991 bytes (Python's limit too: its
+ * format "9999992s" has 8 characters).
+ *
+ * Concurrency: exactly as safe as Python's, which has no lock. An item's
+ * get and set are several loads and stores (format, code, value): a reader
+ * racing a writer of the same item, or a writer killed half-way, may read the
+ * old type with the new bytes, a bytes item where a str was, or get
+ * MPROC_ETYPE for that item; the next complete set repairs it. The list's
+ * shape (count and slots) never changes after creation and is checked once at
+ * open, so nothing another process writes can make a call read or write
+ * outside the block. (An int, float, bool or None set by mproc over an item of
+ * the same type is one 8-byte store, never seen torn.) To read and write
+ * items consistently, guard the list with an mproc Lock placed beside it
+ * (README: "ShareableList"); its MPROC_EOWNERDEAD tells the next holder that
+ * a writer died mid-update.
+ *
+ * Handles are not shared between threads without a lock of the caller's; the
+ * calls themselves keep no state but the mapping. Nothing is ever unlinked
+ * behind the caller's back: the list lives until mproc_unlink(name). */
+typedef struct mproc_shlist mproc_shlist_t;
+
+/* Item types: MPROC_SL_NONE .. MPROC_SL_BYTES. */
+enum { MPROC_SL_NONE = 0, MPROC_SL_INT, MPROC_SL_FLOAT, MPROC_SL_BOOL, MPROC_SL_STR, MPROC_SL_BYTES };
+/* One item, in (create, set) and out (get). */
+typedef struct {
+    int     type;   /* MPROC_SL_* */
+    int64_t i;      /* INT, BOOL (0 or 1) */
+    double  f;      /* FLOAT */
+    void   *data;   /* STR (UTF-8, no NUL needed) and BYTES; from get: malloc'd, free() it */
+    size_t  len;
+} mproc_sl_item_t;
+
+/* Creates a list of the n items (n may be 0), exclusively, mode 0600, and
+ * publishes the name only once the list is complete, so no process opens a
+ * half-built one. name NULL: a fresh unique name, "psm_" and 8 hex digits, as
+ * Python's ShareableList(seq) makes. 0; MPROC_EINVAL (l NULL, items NULL with
+ * n > 0, an unknown type, a bool not 0 or 1, data NULL with len > 0, a str not
+ * valid UTF-8, an item of more than 9999991 bytes, a bad name); MPROC_EEXIST;
+ * MPROC_ENOMEM; MPROC_EACCES. Nothing is left behind on failure. */
+MPROC_API int mproc_shlist_create(mproc_shlist_t **l, const char *name, const mproc_sl_item_t *items,
+                                  size_t n);
+/* Opens a list made by mproc or by Python 3.8 or later, after checking its
+ * whole layout: 0; MPROC_EINVAL (bad name); MPROC_ENOENT; MPROC_EACCES;
+ * MPROC_ENOMEM; MPROC_ETYPE: not a ShareableList (a block too small for its
+ * count, a negative or absurd count, slots out of order, smaller than 8 bytes
+ * or reaching outside the block, an unknown format or back-transform code). */
+MPROC_API int mproc_shlist_open(mproc_shlist_t **l, const char *name);
+/* The number of items (fixed at creation). */
+MPROC_API size_t mproc_shlist_len(mproc_shlist_t *l);
+/* The list's name without a leading slash (the string lives as long as l). */
+MPROC_API const char *mproc_shlist_name(mproc_shlist_t *l);
+/* Reads item index (< 0 counts from the end, as in Python) into *out. For
+ * STR and BYTES, out->data is malloc'd (free() it), followed by a NUL byte
+ * not counted in out->len; for other types out->data is NULL and out->len 0.
+ * 0; MPROC_EINVAL (l or out NULL); MPROC_EINDEX; MPROC_ENOMEM; MPROC_ETYPE:
+ * the item cannot be read, where Python raises too (a str that is not valid
+ * UTF-8, e.g. one Python truncated; a set seen half-done; a corrupted item).
+ * *out is written only on success. */
+MPROC_API int mproc_shlist_get(mproc_shlist_t *l, ssize_t index, mproc_sl_item_t *out);
+/* Replaces item index by *item, as Python's sl[index] = value: any type may
+ * replace any other; a str or bytes takes the whole slot (NUL-padded); an
+ * int, float, bool or None writes 8 bytes. 0; MPROC_EINVAL (l or item NULL,
+ * an unknown type, a bool not 0 or 1, data NULL with len > 0, a str not valid
+ * UTF-8, a str or bytes longer than the item's slot: nothing changed);
+ * MPROC_EINDEX (nothing changed). */
+MPROC_API int mproc_shlist_set(mproc_shlist_t *l, ssize_t index, const mproc_sl_item_t *item);
+/* Unmaps the list here and frees the handle; the list itself stays until
+ * mproc_unlink(name). 0, MPROC_EINVAL (l NULL). */
+MPROC_API int mproc_shlist_close(mproc_shlist_t *l);
 
 #ifdef __cplusplus
 }
