@@ -1,10 +1,13 @@
 /* ShareableList: every item type and its corner values, Python's byte
  * layout, set's rules and errors, negative indexes, names, other processes,
  * Python 3.8's layout, and hostile blocks that open must refuse without ever
- * crashing. */
+ * crashing. The "python" case checks interop both ways with every Python
+ * 3.8+ on the machine (python3 on PATH, pyenv's versions, or the list in
+ * $MPROC_PYTHONS), whose side is tests/shlist_peer.py. */
 #include "helpers.h"
 
 #include <dirent.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
@@ -735,8 +738,218 @@ START_TEST(tiny_empty_and_random_blocks_are_refused)
 }
 END_TEST
 
+/* ---- interop with every Python 3.8+ on the machine ---- */
+
+#define MAX_PYTHONS 16
+static char pythons[MAX_PYTHONS][256];
+static char versions[MAX_PYTHONS][16];
+static int npythons;
+
+/* "3.11" for a Python 3.8 or newer, else 0. */
+static int python_version(const char *python, char *version, size_t size)
+{
+    char command[512];
+    snprintf(command, sizeof command,
+             "'%s' -c 'import sys; sys.version_info >= (3, 8) and print(\"%%d.%%d\" %% sys.version_info[:2])'"
+             " 2>/dev/null",
+             python);
+    FILE *p = popen(command, "r");
+    if (p == NULL)
+        return 0;
+    int ok = fgets(version, (int)size, p) != NULL;
+    pclose(p);
+    if (!ok)
+        return 0;
+    version[strcspn(version, "\n")] = '\0';
+    return version[0] != '\0';
+}
+
+static void add_python(const char *python)
+{
+    char version[16];
+    if (npythons == MAX_PYTHONS || !python_version(python, version, sizeof version))
+        return;
+    for (int i = 0; i < npythons; i++)
+        if (strcmp(versions[i], version) == 0)
+            return; /* one interpreter per version */
+    snprintf(pythons[npythons], sizeof pythons[0], "%s", python);
+    snprintf(versions[npythons], sizeof versions[0], "%s", version);
+    npythons++;
+}
+
+static void find_pythons(void)
+{
+    const char *listed = getenv("MPROC_PYTHONS");
+    if (listed != NULL) {
+        char copy[2048];
+        snprintf(copy, sizeof copy, "%s", listed);
+        for (char *save, *p = strtok_r(copy, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save))
+            add_python(p);
+        return;
+    }
+    add_python("python3");
+    const char *root = getenv("PYENV_ROOT");
+    char pattern[512];
+    if (root != NULL)
+        snprintf(pattern, sizeof pattern, "%s/versions/3.*/bin/python3", root);
+    else
+        snprintf(pattern, sizeof pattern, "%s/.pyenv/versions/3.*/bin/python3",
+                 getenv("HOME") ? getenv("HOME") : "/root");
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            add_python(g.gl_pathv[i]);
+        globfree(&g);
+    }
+}
+
+/* Runs tests/shlist_peer.py MODE NAME [WHICH] under pythons[i]: its exit
+ * code (CHILD_HUNG if it took more than 60 s). */
+static int run_peer(int i, const char *mode, const char *name, const char *which)
+{
+    char script[1024];
+    const char *dir = getenv("MPROC_TESTS_DIR");
+    snprintf(script, sizeof script, "%s/shlist_peer.py", dir ? dir : "tests");
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execlp(pythons[i], pythons[i], script, mode, name, which, (char *)NULL);
+        _exit(127);
+    }
+    return wait_child(pid, 60);
+}
+
+/* The twins of shlist_peer.py's CORNER, READ, CHANGES and FINAL. */
+#define U_MIX "\xc3\xbcn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9 \xe2\x9c\x93" /* "ünïcødé ✓" */
+#define U_CLEF "\xf0\x9d\x84\x9e"                                 /* U+1D11E */
+#define U_Y8 "\xc3\xbf\xc3\xbf\xc3\xbf\xc3\xbf\xc3\xbf\xc3\xbf\xc3\xbf\xc3\xbf"
+#define NCORNER 26
+static void corner_items(mproc_sl_item_t *it)
+{
+    mproc_sl_item_t v[NCORNER] = {
+        ITEM_INT(0), ITEM_INT(-1), ITEM_INT(INT64_MAX), ITEM_INT(INT64_MIN),
+        ITEM_FLOAT(0.0), ITEM_FLOAT(-0.0), ITEM_FLOAT(INFINITY), ITEM_FLOAT(-INFINITY), ITEM_FLOAT(NAN),
+        ITEM_FLOAT(5e-324), ITEM_FLOAT(1.7976931348623157e308),
+        ITEM_BOOL(1), ITEM_BOOL(0), ITEM_NONE,
+        ITEM_STR("", 0), ITEM_STR("ascii", 5), ITEM_STR("abcdefgh", 8), ITEM_STR("a\0b", 3),
+        ITEM_STR("trail\0\0", 7), ITEM_STR("\xc3\xa9", 2), ITEM_STR(U_MIX, strlen(U_MIX)),
+        ITEM_STR(U_CLEF, 4),
+        ITEM_BYTES("", 0), ITEM_BYTES("\0\1\0", 3), ITEM_BYTES("bytes\0\0", 7),
+        ITEM_BYTES("\xff\xff\xff\xff\xff\xff\xff\xff\xff", 9),
+    };
+    memcpy(it, v, sizeof v);
+}
+
+static void read_items(mproc_sl_item_t *it)
+{
+    corner_items(it);
+    it[18] = ITEM_STR("trail", 5);
+    it[23] = ITEM_BYTES("\0\1", 2);
+    it[24] = ITEM_BYTES("bytes", 5);
+}
+
+static const struct { int index; mproc_sl_item_t item; } changes[] = {
+    {0, ITEM_STR("str!", 4)}, {1, ITEM_STR("12345678", 8)}, {2, ITEM_NONE}, {3, ITEM_BOOL(1)},
+    {4, ITEM_BYTES("\0abc", 4)}, {5, ITEM_INT(INT64_MIN)}, {11, ITEM_FLOAT(3.5)}, {13, ITEM_INT(7)},
+    {14, ITEM_INT(42)}, {16, ITEM_BOOL(0)}, {17, ITEM_BYTES("xyz", 3)}, {20, ITEM_STR(U_Y8, 16)},
+    {22, ITEM_STR("", 0)}, {24, ITEM_STR("back\0", 5)}, {25, ITEM_FLOAT(-0.0)},
+};
+#define NCHANGES (sizeof changes / sizeof changes[0])
+
+static void final_items(mproc_sl_item_t *it)
+{
+    read_items(it);
+    for (size_t k = 0; k < NCHANGES; k++)
+        it[changes[k].index] = changes[k].item;
+    it[24] = ITEM_STR("back", 4);
+}
+
+static int python39_or_later(int i)
+{
+    return strcmp(versions[i], "3.8") != 0;
+}
+
+START_TEST(pythons_were_found)
+{
+    ck_assert_msg(npythons >= 1, "no python3 (3.8 or newer) found");
+    for (int i = 0; i < npythons; i++)
+        fprintf(stderr, "shlist interop: Python %s (%s)\n", versions[i], pythons[i]);
+}
+END_TEST
+
+/* Python creates, C reads, changes, Python re-reads; C creates, Python
+ * reads, changes, C re-reads (Python 3.9+: 3.8 cannot read the 3.9 layout).
+ * Every block C makes or changes is byte for byte the one Python makes or
+ * changes (with 3.8, all but 3.8's shorter header). */
+START_TEST(python_and_c_share_lists_both_ways)
+{
+    int i = _i;
+    mproc_sl_item_t corner[NCORNER], read[NCORNER], final[NCORNER];
+    corner_items(corner);
+    read_items(read);
+    final_items(final);
+    char by_python[128], by_c[128];
+    snprintf(by_python, sizeof by_python, "%s", test_name("slpy"));
+    snprintf(by_c, sizeof by_c, "%s", test_name("slc"));
+
+    /* Python creates, C reads */
+    ck_assert_msg(run_peer(i, "create", by_python, NULL) == 0, "Python %s create", versions[i]);
+    mproc_shlist_t *l, *c;
+    ck_assert_int_eq(mproc_shlist_open(&l, by_python), 0);
+    ck_assert_uint_eq(mproc_shlist_len(l), NCORNER);
+    for (int k = 0; k < NCORNER; k++)
+        expect_item(l, k, read[k]);
+    /* C creates the same list, Python reads it */
+    ck_assert_int_eq(mproc_shlist_create(&c, by_c, corner, NCORNER), 0);
+    /* (Python 3.8 reads only its own layout: not 3.9's, which mproc makes) */
+    if (python39_or_later(i))
+        ck_assert_msg(run_peer(i, "check", by_c, "corner") == 0, "Python %s reading C's list",
+                      versions[i]);
+    size_t size_p, size_c;
+    unsigned char *bp = block_bytes(by_python, &size_p), *bc = block_bytes(by_c, &size_c);
+    if (python39_or_later(i)) {
+        ck_assert_uint_eq(size_p, size_c);
+        ck_assert_msg(memcmp(bp, bc, size_c) == 0, "Python %s: blocks differ", versions[i]);
+    } else { /* 3.8: one word less at the start, the rest the same */
+        ck_assert_uint_eq(size_p + 8, size_c);
+        ck_assert(memcmp(bp + 8 + 8 * NCORNER, bc + 16 + 8 * NCORNER, size_p - 8 - 8 * NCORNER) == 0);
+    }
+    free(bp);
+    free(bc);
+
+    /* C changes Python's list, Python re-reads; Python changes C's, C re-reads */
+    for (size_t k = 0; k < NCHANGES; k++)
+        ck_assert_int_eq(mproc_shlist_set(l, changes[k].index, &changes[k].item), 0);
+    ck_assert_msg(run_peer(i, "check", by_python, "changed") == 0, "Python %s re-reading", versions[i]);
+    if (python39_or_later(i))
+        ck_assert_msg(run_peer(i, "change", by_c, NULL) == 0, "Python %s changing C's list",
+                      versions[i]);
+    else
+        for (size_t k = 0; k < NCHANGES; k++)
+            ck_assert_int_eq(mproc_shlist_set(c, changes[k].index, &changes[k].item), 0);
+    for (int k = 0; k < NCORNER; k++) {
+        expect_item(l, k, final[k]);
+        expect_item(c, k, final[k]);
+    }
+    bp = block_bytes(by_python, &size_p);
+    bc = block_bytes(by_c, &size_c);
+    if (python39_or_later(i))
+        ck_assert_msg(memcmp(bp, bc, size_c) == 0, "Python %s: changed blocks differ", versions[i]);
+    else
+        ck_assert(memcmp(bp + 8 + 8 * NCORNER, bc + 16 + 8 * NCORNER, size_p - 8 - 8 * NCORNER) == 0);
+    free(bp);
+    free(bc);
+    mproc_shlist_close(l);
+    mproc_shlist_close(c);
+    ck_assert_int_eq(mproc_unlink(by_python), 0);
+    ck_assert_int_eq(mproc_unlink(by_c), 0);
+}
+END_TEST
+
 int main(void)
 {
+    find_pythons();
     Suite *s = suite_create("shlist");
     TCase *tc = tcase_create("shlist");
     tcase_set_timeout(tc, 60);
@@ -756,5 +969,10 @@ int main(void)
     tcase_add_test(tc, hostile_layouts_are_refused);
     tcase_add_test(tc, tiny_empty_and_random_blocks_are_refused);
     suite_add_tcase(s, tc);
+    TCase *py = tcase_create("python");
+    tcase_set_timeout(py, 120);
+    tcase_add_test(py, pythons_were_found);
+    tcase_add_loop_test(py, python_and_c_share_lists_both_ways, 0, npythons);
+    suite_add_tcase(s, py);
     return run_suite(s);
 }
