@@ -33,6 +33,8 @@ PAGES = {
                   "---- Shared-memory blocks", "---- Value and Array", "shm_with_python.c", ["mproc_value"]),
     "mproc_value": ("Value and Array: typed items in shared memory", "shared.h", "---- Value and Array",
                     "---- ShareableList", "shared_counter.c", ["mproc_shm", "mproc_lock"]),
+    "mproc_shlist": ("ShareableList: a list in shared memory, in Python's own layout", "shared.h",
+                     "---- ShareableList", None, "shlist_with_python.c", ["mproc_shm", "mproc_lock"]),
     "mproc_conn": ("Pipe, Connection, Listener and Client in Python's wire format", "connection.h",
                    None, None, "pipe_workers.c", ["mproc_manager"]),
     "mproc_manager": ("the Manager: shared dicts and lists in a server process", "manager.h", None, None,

@@ -37,6 +37,8 @@ if command -v python3 >/dev/null 2>&1; then
     expect shm_with_python "python says: hello from python $py"
     expect serve_python "python got: 5 corpm" "python got: 6 skaeps" "python got: 6 nohtyp" \
         "served 3 requests from python"
+    expect shlist_with_python "primes below 10: 4" "primes below 100: 25" "primes below 1000: 168" \
+        "primes below 10000: 1229" "mean: 356.5" "done: True, by: C worker"
 fi
 # the README's tour, one program per area
 expect tour_lock "acquired after a death: yes"
@@ -48,6 +50,7 @@ expect tour_queue "got one" "got two" "got three"
 expect tour_value "hits 4, squares 0 1 4 9"
 expect tour_conn "reply: job 1"
 expect tour_manager "hits: 400"
+expect tour_shlist "hits: 4000, last: worker"
 out=$("$dir/tour_shm") && printf '%s\n' "$out" | grep -qx "psm_[0-9a-f]\{8\} reads: hello" ||
     { echo "FAIL: tour_shm"; echo "$out"; fail=1; }
 out=$("$dir/tour_process") && printf '%s\n' "$out" | grep -q "^worker [0-9]* exited with 42$" ||

@@ -103,7 +103,10 @@ MPROC_API mproc_rlock_t *mproc_array_get_lock(mproc_array_t *a);
  * layout of Python 3.9 and later: the item count, N + 1 offsets of the items'
  * slots, the slots, each item's struct format (8 bytes), each item's
  * back-transform code (1 byte). mproc_shlist_open reads that layout and
- * Python 3.8's (slot sizes after the count).
+ * Python 3.8's (slot sizes after the count). (Python 3.8 reads only its own
+ * layout, so lists made here are for Python 3.9 and later. Python 3.8 to
+ * 3.13 unlink a list they merely open when they exit, unless told
+ * resource_tracker.unregister(sl.shm._name, "shared_memory").)
  *
  * Values read back as Python reads them: trailing NUL bytes of a str or bytes
  * item are stripped (b"ab\0\0" reads back as b"ab"; NULs inside stay); a
@@ -123,14 +126,16 @@ MPROC_API mproc_rlock_t *mproc_array_get_lock(mproc_array_t *a);
  * shape (count and slots) never changes after creation and is checked once at
  * open, so nothing another process writes can make a call read or write
  * outside the block. (An int, float, bool or None set by mproc over an item of
- * the same type is one 8-byte store, never seen torn.) To read and write
+ * the same type is one aligned 8-byte store, never seen torn by an mproc
+ * reader.) To read and write
  * items consistently, guard the list with an mproc Lock placed beside it
  * (README: "ShareableList"); its MPROC_EOWNERDEAD tells the next holder that
  * a writer died mid-update.
  *
- * Handles are not shared between threads without a lock of the caller's; the
- * calls themselves keep no state but the mapping. Nothing is ever unlinked
- * behind the caller's back: the list lives until mproc_unlink(name). */
+ * Threads may share a handle: it holds only the mapping and the shape
+ * checked at open; items are as unguarded between threads as between
+ * processes (above). Nothing is ever unlinked behind the caller's back: the
+ * list lives until mproc_unlink(name). */
 typedef struct mproc_shlist mproc_shlist_t;
 
 /* Item types: MPROC_SL_NONE .. MPROC_SL_BYTES. */
