@@ -738,6 +738,85 @@ START_TEST(tiny_empty_and_random_blocks_are_refused)
 }
 END_TEST
 
+/* ---- a creator killed at any moment ---- */
+
+#define KILLED_ITEMS 40000
+struct killed_arg {
+    const char *name;
+};
+
+static int child_creates_big_list(void *arg)
+{
+    struct killed_arg *a = arg;
+    mproc_sl_item_t *items = malloc(KILLED_ITEMS * sizeof *items);
+    for (int i = 0; i < KILLED_ITEMS; i++)
+        items[i] = ITEM_INT(i);
+    mproc_shlist_t *l;
+    return mproc_shlist_create(&l, a->name, items, KILLED_ITEMS) == 0 ? 0 : 2;
+}
+
+/* Removes the files in /dev/shm whose names start with prefix with `mproc gc
+ * NAME` (only those: other programs' objects are left alone), or without
+ * the command with mproc_unlink; returns how many there were. */
+static int gc_files_with_prefix(const char *prefix)
+{
+    char names[16][256];
+    int n = 0;
+    DIR *d = opendir("/dev/shm");
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL && n < 16;)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+            snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    if (d != NULL)
+        closedir(d);
+    const char *tool = getenv("MPROC_TOOL");
+    for (int i = 0; i < n; i++) {
+        char command[1024];
+        snprintf(command, sizeof command, "'%.700s' gc '%.250s' >/dev/null", tool ? tool : "", names[i]);
+        if (tool == NULL)
+            mproc_unlink(names[i]);
+        else if (system(command) != 0)
+            fprintf(stderr, "mproc gc %s failed\n", names[i]);
+    }
+    return n;
+}
+
+/* Killed at a random moment of create, a creator leaves either nothing under
+ * the name or the whole list: never a half-built one (what is left is a
+ * build file, which `mproc gc` removes once the creator is dead). */
+START_TEST(killed_creator_never_leaves_a_half_built_list)
+{
+    int whole = 0, none = 0, built = 0;
+    for (int round = 0; round < 30; round++) {
+        const char *name = test_name("slkill");
+        struct killed_arg arg = {name};
+        pid_t pid = fork_child(child_creates_big_list, &arg);
+        pause_random_us(40000); /* creating takes 10 to 30 ms here */
+        kill_child(pid);
+        mproc_shlist_t *l;
+        int r = mproc_shlist_open(&l, name);
+        ck_assert_msg(r == 0 || r == MPROC_ENOENT, "round %d: %s", round, mproc_strerror(r));
+        if (r == 0) {
+            ck_assert_uint_eq(mproc_shlist_len(l), KILLED_ITEMS);
+            expect_item(l, 0, ITEM_INT(0));
+            expect_item(l, -1, ITEM_INT(KILLED_ITEMS - 1));
+            mproc_shlist_close(l);
+            mproc_unlink(name);
+            whole++;
+        } else {
+            none++;
+        }
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, ".mproc-build-%d-", (int)pid);
+        if (gc_files_with_prefix(prefix) > 0) {
+            ck_assert_int_eq(gc_files_with_prefix(prefix), 0); /* gc removed them */
+            built++;
+        }
+    }
+    fprintf(stderr, "killed creators: %d left the whole list, %d nothing (%d a build file)\n", whole,
+            none, built);
+}
+END_TEST
+
 /* ---- interop with every Python 3.8+ on the machine ---- */
 
 #define MAX_PYTHONS 16
@@ -968,6 +1047,7 @@ int main(void)
     tcase_add_test(tc, half_done_items_read_as_python_reads_them);
     tcase_add_test(tc, hostile_layouts_are_refused);
     tcase_add_test(tc, tiny_empty_and_random_blocks_are_refused);
+    tcase_add_test(tc, killed_creator_never_leaves_a_half_built_list);
     suite_add_tcase(s, tc);
     TCase *py = tcase_create("python");
     tcase_set_timeout(py, 120);
