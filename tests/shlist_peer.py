@@ -3,6 +3,8 @@
     shlist_peer.py create NAME        ShareableList(CORNER, name=NAME)
     shlist_peer.py check NAME WHICH   the list reads as READ ("corner") or FINAL ("changed")
     shlist_peer.py change NAME        sl[i] = v for every (i, v) in CHANGES
+    shlist_peer.py truncated NAME     ShareableList(TRUNCATED, name=NAME), checked as Python
+                                      reads it back
 
 Exits 0 on success, 1 (with the difference on stderr) on a mismatch. The
 lists below have twins in test_shlist.c: change both together. Blocks are
@@ -33,6 +35,12 @@ for i, v in CHANGES:
     FINAL[i] = v.rstrip("\0") if isinstance(v, str) else v
 
 
+# Python sizes a str's slot by its characters, so these are cut to 8 bytes:
+# the first in the middle of a character (reading it raises), the second
+# after 4 of its 7 characters
+TRUNCATED = ["a" + "\u00e9" * 6, "\u00e9" * 7]
+
+
 def same(a, b):
     if type(a) is not type(b):
         return False
@@ -50,6 +58,8 @@ def main():
     mode, name = sys.argv[1], sys.argv[2]
     if mode == "create":
         sl = ShareableList(CORNER, name=name)
+    elif mode == "truncated":
+        sl = ShareableList(TRUNCATED, name=name)
     else:
         sl = ShareableList(name=name)
     untrack(sl)
@@ -64,6 +74,14 @@ def main():
             if not same(got, w):
                 print("item %d: %r, want %r" % (i, got, w), file=sys.stderr)
                 status = 1
+    elif mode == "truncated":
+        try:
+            sl[0]
+            status = 1
+        except UnicodeDecodeError:
+            pass
+        if sl[1] != "\u00e9" * 4:
+            status = 1
     elif mode == "change":
         for i, v in CHANGES:
             sl[i] = v

@@ -1026,6 +1026,23 @@ START_TEST(python_and_c_share_lists_both_ways)
 }
 END_TEST
 
+/* Python's own truncation of a non-ASCII str reads the same here: where
+ * Python raises, MPROC_ETYPE; where it reads a shorter str, that str. */
+START_TEST(pythons_truncated_strs_read_the_same)
+{
+    int i = _i;
+    const char *name = test_name("sltrunc");
+    ck_assert_msg(run_peer(i, "truncated", name, NULL) == 0, "Python %s", versions[i]);
+    mproc_shlist_t *l;
+    ck_assert_int_eq(mproc_shlist_open(&l, name), 0);
+    mproc_sl_item_t it;
+    ck_assert_int_eq(mproc_shlist_get(l, 0, &it), MPROC_ETYPE);
+    expect_item(l, 1, ITEM_STR("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8));
+    mproc_shlist_close(l);
+    ck_assert_int_eq(mproc_unlink(name), 0);
+}
+END_TEST
+
 int main(void)
 {
     find_pythons();
@@ -1053,6 +1070,7 @@ int main(void)
     tcase_set_timeout(py, 120);
     tcase_add_test(py, pythons_were_found);
     tcase_add_loop_test(py, python_and_c_share_lists_both_ways, 0, npythons);
+    tcase_add_loop_test(py, pythons_truncated_strs_read_the_same, 0, npythons);
     suite_add_tcase(s, py);
     return run_suite(s);
 }
