@@ -786,11 +786,19 @@ static int gc_files_with_prefix(const char *prefix)
 START_TEST(killed_creator_never_leaves_a_half_built_list)
 {
     int whole = 0, none = 0, built = 0;
+    /* how long a creator takes here, from fork to exit: the kills fall
+     * anywhere within 1.5 times that */
+    const char *timed = test_name("slkill");
+    struct killed_arg timed_arg = {timed};
+    double start = now();
+    ck_assert_int_eq(wait_child(fork_child(child_creates_big_list, &timed_arg), 60), 0);
+    unsigned span_us = (unsigned)((now() - start) * 1.5e6);
+    mproc_unlink(timed);
     for (int round = 0; round < 30; round++) {
         const char *name = test_name("slkill");
         struct killed_arg arg = {name};
         pid_t pid = fork_child(child_creates_big_list, &arg);
-        pause_random_us(40000); /* creating takes 10 to 30 ms here */
+        pause_random_us(span_us);
         kill_child(pid);
         mproc_shlist_t *l;
         int r = mproc_shlist_open(&l, name);
