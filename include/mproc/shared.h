@@ -124,13 +124,13 @@ MPROC_API mproc_rlock_t *mproc_array_get_lock(mproc_array_t *a);
  * old type with the new bytes, a bytes item where a str was, or get
  * MPROC_ETYPE for that item; the next complete set repairs it. The list's
  * shape (count and slots) never changes after creation and is checked once at
- * open, so nothing another process writes can make a call read or write
- * outside the block. (An int, float, bool or None set by mproc over an item of
- * the same type is one aligned 8-byte store, never seen torn by an mproc
- * reader.) To read and write
- * items consistently, guard the list with an mproc Lock placed beside it
- * (README: "ShareableList"); its MPROC_EOWNERDEAD tells the next holder that
- * a writer died mid-update.
+ * open, so nothing another process writes into it can make a call read or
+ * write outside the block (shrinking the block itself is SIGBUS, as in
+ * Python). An int, float, bool or None set by mproc over an item of the same
+ * type is one aligned 8-byte store, never seen torn by an mproc reader. To
+ * read and write items consistently, guard the list with an mproc Lock
+ * placed beside it (README: "ShareableList"); its MPROC_EOWNERDEAD tells the
+ * next holder that a writer died mid-update.
  *
  * Threads may share a handle: it holds only the mapping and the shape
  * checked at open; items are as unguarded between threads as between
