@@ -268,7 +268,8 @@ static void one_to_one(void)
 
 static void orders(void)
 {
-    series_t s[3] = { { .name = "mproc Queue FIFO" }, { .name = "mproc Queue LIFO" }, { .name = "mproc Queue PRIORITY (0..7 cycling)" } };
+    series_t s[3] = { { .name = "mproc Queue FIFO" }, { .name = "mproc Queue LIFO" },
+                      { .name = "mproc Queue PRIORITY (prio 0..7)" } };
     static const int order[3] = { MPROC_FIFO, MPROC_LIFO, MPROC_PRIORITY };
     for (int i = 0; i < RUNS; i++)
         for (int k = 0; k < 3; k++)
