@@ -1,12 +1,19 @@
 #!/bin/sh
 # `make bench`: runs every benchmark program, then the Python baselines when
 # python3 is present. Usage: run.sh BUILDDIR SRCDIR
+# BENCH_BOOST_MQ: the Boost message_queue program (relative to BUILDDIR), if built.
 builddir=${1:-.}; srcdir=${2:-.}
 echo "machine: $(nproc) cores, $(uname -sr), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (figures compare only within this run)"
 echo "== synchronisation (bench/bench_sync) =="
 "$builddir/bench/bench_sync" || exit 1
 echo "== queues (bench/bench_queue) =="
 "$builddir/bench/bench_queue" || exit 1
+echo "== queues against the limit: a bare SPSC ring, Boost, POSIX mq, pipes (bench/bench_ring) =="
+boost=${BENCH_BOOST_MQ:+$builddir/$BENCH_BOOST_MQ}
+"$builddir/bench/bench_ring" --boost "$boost" || exit 1
+echo "== one-way latency (bench/bench_latency) =="
+"$builddir/bench/bench_latency" || exit 1
 echo "== Value (bench/bench_value) =="
 "$builddir/bench/bench_value" || exit 1
 echo "== connections (bench/bench_conn) =="

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -89,12 +90,78 @@ START_TEST(one_way_pipe_sends_one_way_only)
     ck_assert_int_eq(mproc_conn_recv(r, buf, sizeof buf, &n, 1.0), 0);
     ck_assert_uint_eq(n, 3);
     ck_assert_mem_eq(buf, "abc", 3);
-    /* descriptors pass only over Unix sockets */
-    ck_assert_int_eq(mproc_conn_send_fd(w, 0), MPROC_EINVAL);
+    /* descriptors go the way messages go (one_way_pipe_ends_are_what_the_header_says) */
+    int fd;
+    ck_assert_int_eq(mproc_conn_recv_fd(w, &fd, 0), MPROC_EPERM);
     ck_assert_int_eq(mproc_pipe(&r, NULL, 0), MPROC_EINVAL);
     ck_assert_int_eq(mproc_pipe(&r, &w, 2), MPROC_EINVAL);
     mproc_conn_close(r);
     mproc_conn_close(w);
+}
+END_TEST
+
+/* connection.h: a one-way pipe is a Unix stream socketpair shut down in the
+ * other direction; its descriptors are close-on-exec, say the same as the
+ * ends (writing the receiving end's fails, reading the sending end's is end
+ * of file), poll truthfully, and carry descriptors from c2 to c1. */
+START_TEST(one_way_pipe_ends_are_what_the_header_says)
+{
+    signal(SIGPIPE, SIG_DFL); /* a SIGPIPE anywhere below would kill the test */
+    mproc_conn_t *r, *w;
+    ck_assert_int_eq(mproc_pipe(&r, &w, 0), 0);
+    int rfd = mproc_conn_fileno(r), wfd = mproc_conn_fileno(w);
+    for (int i = 0; i < 2; i++) {
+        int fd = i == 0 ? rfd : wfd;
+        struct stat st;
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        ck_assert(S_ISSOCK(st.st_mode));
+        int v;
+        socklen_t vlen = sizeof v;
+        ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &vlen), 0);
+        ck_assert_int_eq(v, AF_UNIX);
+        ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vlen), 0);
+        ck_assert_int_eq(v, SOCK_STREAM);
+        ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    }
+    /* the other direction is shut: at the descriptor level too */
+    ck_assert_int_eq(send(rfd, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    char buf[16];
+    ck_assert_int_eq(recv(wfd, buf, sizeof buf, MSG_DONTWAIT), 0);
+    /* poll on the receiving end is exact: readable only with a message */
+    struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+    ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+    ck_assert_int_eq(mproc_conn_poll(r, 0), 0);
+    ck_assert_int_eq(mproc_conn_send(w, "one", 3), 0);
+    ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
+    size_t n;
+    ck_assert_int_eq(mproc_conn_recv(r, buf, sizeof buf, &n, 1.0), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+    /* a descriptor passes from the sending end to the receiving end */
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(mproc_conn_send_fd(w, p[1]), 0);
+    close(p[1]);
+    int got = -1;
+    ck_assert_int_eq(mproc_conn_recv_fd(r, &got, 1.0), 0);
+    ck_assert_int_eq(fcntl(got, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    ck_assert_int_eq(write(got, "via", 3), 3);
+    close(got);
+    ck_assert_int_eq(read(p[0], buf, sizeof buf), 3);
+    ck_assert_mem_eq(buf, "via", 3);
+    ck_assert_int_eq(read(p[0], buf, sizeof buf), 0); /* no copy left open anywhere */
+    close(p[0]);
+    /* but not the other way */
+    ck_assert_int_eq(mproc_conn_send_fd(r, 0), MPROC_EPERM);
+    ck_assert_int_eq(mproc_conn_recv_fd(w, &got, 0), MPROC_EPERM);
+    /* the sender closing is end of file at the receiving end, and poll says so */
+    ck_assert_int_eq(mproc_conn_send(w, "last", 4), 0);
+    mproc_conn_close(w);
+    ck_assert_int_eq(mproc_conn_recv(r, buf, sizeof buf, &n, 1.0), 0);
+    ck_assert_int_eq(mproc_conn_poll(r, 1.0), 1);
+    ck_assert_int_eq(mproc_conn_recv(r, buf, sizeof buf, &n, 1.0), MPROC_EOF);
+    mproc_conn_close(r);
 }
 END_TEST
 
@@ -595,6 +662,7 @@ static Suite *conn_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, duplex_pipe_carries_messages_both_ways);
     tcase_add_test(tc, one_way_pipe_sends_one_way_only);
+    tcase_add_test(tc, one_way_pipe_ends_are_what_the_header_says);
     tcase_add_test(tc, bad_arguments_are_einval);
     tcase_add_test(tc, frames_are_pythons_on_the_wire);
     tcase_add_test(tc, recv_times_out_on_time);

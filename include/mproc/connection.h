@@ -13,8 +13,8 @@
 extern "C" {
 #endif
 
-/* A connection is one end of a byte-message channel: a socket (duplex pipe,
- * Unix or TCP) or one end of a pipe. Like Python's Connection, one thread
+/* A connection is one end of a byte-message channel, always a socket: either
+ * kind of mproc_pipe (a Unix socketpair), or a Unix or TCP connection. Like Python's Connection, one thread
  * sends and one thread receives at a time: concurrent senders (or receivers)
  * on one connection need a lock of their own. A connection inherited by a
  * forked child is the same channel in both processes; close it on the side
@@ -26,8 +26,14 @@ typedef struct mproc_listener mproc_listener_t;
 /* The largest message mproc_conn_recv_alloc accepts unless told otherwise. */
 #define MPROC_CONN_MAX_MESSAGE_DEFAULT ((size_t)64 << 20)
 
-/* A connected pair. duplex 1: both ends send and receive (a socketpair).
- * duplex 0: a pipe; c1 only receives, c2 only sends, as in Python.
+/* A connected pair: the two ends of a Unix stream socketpair (AF_UNIX,
+ * SOCK_STREAM), with Python's frames on the wire either way.
+ * duplex 1: both ends send and receive.
+ * duplex 0: c1 only receives, c2 only sends, as in Python. The socketpair is
+ * shut down in the other direction, so the descriptors say the same: writing
+ * to c1's fails with EPIPE, reading c2's gives end of file at once. Unlike
+ * Python's Pipe(duplex=False), an os.pipe(), a descriptor can pass from c2
+ * to c1 (mproc_conn_send_fd), and fstat calls the ends sockets.
  * 0; MPROC_EINVAL; MPROC_EMFILE; MPROC_ENOMEM. */
 MPROC_API int mproc_pipe(mproc_conn_t **c1, mproc_conn_t **c2, int duplex);
 
@@ -56,12 +62,14 @@ MPROC_API int mproc_conn_recv_alloc(mproc_conn_t *c, void **data, size_t *len, d
  * (default MPROC_CONN_MAX_MESSAGE_DEFAULT). 0; MPROC_EINVAL (max 0). */
 MPROC_API int mproc_conn_set_max_message(mproc_conn_t *c, size_t max);
 
-/* A send on a pipe blocks SIGPIPE around its write (two system calls) so
- * that a vanished reader cannot kill the sender. A program that ignores or
- * handles SIGPIPE itself may switch that off for c with on = 0 (about a third
- * faster for small messages); sockets never need it. 0; MPROC_EPERM
- * (SIGPIPE still has its default action: switching off would be fatal);
- * MPROC_EINVAL. */
+/* Sends raise no SIGPIPE: each is one sendmsg with MSG_NOSIGNAL, and a
+ * vanished peer is MPROC_EPIPE (the guard, on by default, costs no system
+ * call). A program that handles SIGPIPE itself may switch that off for c
+ * with on = 0: its sends are then plain writes, so a vanished peer raises
+ * SIGPIPE under the program's own disposition (its handler runs, or it is
+ * ignored) and the send still returns MPROC_EPIPE. on = 1 restores the
+ * default. 0; MPROC_EPERM (SIGPIPE still has its default action: switching
+ * off would be fatal); MPROC_EINVAL. */
 MPROC_API int mproc_conn_set_sigpipe_guard(mproc_conn_t *c, int on);
 
 /* 1 if a receive would not block now (data, end of file or an error is
@@ -77,7 +85,8 @@ MPROC_API int mproc_conn_fileno(mproc_conn_t *c);
 MPROC_API int mproc_conn_close(mproc_conn_t *c);
 
 /* Hands a copy of the descriptor fd to the peer (SCM_RIGHTS), over a Unix
- * connection or a duplex pipe; the caller keeps its own fd. On the wire this
+ * connection or a pipe (duplex, or the sending end of a one-way pipe); the
+ * caller keeps its own fd. On the wire this
  * is what Python's multiprocessing.reduction.send_handle sends (one byte and
  * the descriptor, outside the message framing), so Python's recv_handle
  * can take it. 0; MPROC_EINVAL (not a Unix socket, bad fd); MPROC_EPERM;
@@ -87,7 +96,8 @@ MPROC_API int mproc_conn_send_fd(mproc_conn_t *c, int fd);
 /* Receives a descriptor sent by mproc_conn_send_fd (or Python's send_handle);
  * *fd is a new close-on-exec descriptor, the caller's to close. Call it where
  * the peer sent a descriptor, not a message. 0; MPROC_ETIMEDOUT; MPROC_EOF;
- * MPROC_EPROTO (a byte arrived without a descriptor); MPROC_EINVAL. */
+ * MPROC_EPROTO (a byte arrived without a descriptor); MPROC_EINVAL;
+ * MPROC_EPERM (a send-only end). */
 MPROC_API int mproc_conn_recv_fd(mproc_conn_t *c, int *fd, double timeout);
 
 /* ---- Listener and Client -------------------------------------------------

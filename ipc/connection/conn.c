@@ -10,9 +10,7 @@
  * read so far in the connection, and the next call carries on. */
 #include "connection/conn_internal.h"
 
-#include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,17 +35,24 @@ int mproc_pipe(mproc_conn_t **c1, mproc_conn_t **c2, int duplex)
 {
     if (c1 == NULL || c2 == NULL || (duplex != 0 && duplex != 1))
         return MPROC_EINVAL;
+    /* Both kinds are a Unix socketpair: a send is one sendmsg with
+     * MSG_NOSIGNAL, where a pipe(2) would need SIGPIPE blocked around its
+     * write (two more system calls per send). A one-way pair is shut down in
+     * the other direction, so each end is what it says at the descriptor
+     * level too: the receiving end's descriptor cannot be written (EPIPE),
+     * the sending end's reads end of file at once. */
     int fds[2];
-    unsigned f1, f2;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+        return mproc__errno(errno);
+    unsigned f1 = MPROC__CONN_RECV | MPROC__CONN_SOCKET | MPROC__CONN_UNIX;
+    unsigned f2 = MPROC__CONN_SEND | MPROC__CONN_SOCKET | MPROC__CONN_UNIX;
     if (duplex) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-            return mproc__errno(errno);
-        f1 = f2 = MPROC__CONN_RECV | MPROC__CONN_SEND | MPROC__CONN_SOCKET | MPROC__CONN_UNIX;
-    } else {
-        if (pipe2(fds, O_CLOEXEC) != 0)
-            return mproc__errno(errno);
-        f1 = MPROC__CONN_RECV;
-        f2 = MPROC__CONN_SEND;
+        f1 = f2 = f1 | f2;
+    } else if (shutdown(fds[0], SHUT_WR) != 0 || shutdown(fds[1], SHUT_RD) != 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return mproc__errno(e);
     }
     int r = mproc__conn_wrap(c1, fds[0], f1);
     if (r != 0) {
@@ -108,8 +113,9 @@ size_t mproc__frame_header(unsigned char *header, size_t len)
     return 12;
 }
 
-/* One write of what is left in iov. A socket is written with MSG_NOSIGNAL;
- * a pipe has no such flag, so its caller blocks SIGPIPE around the send. */
+/* One write of what is left in iov: with MSG_NOSIGNAL on a socket, so a
+ * vanished peer is EPIPE and never a signal; else a plain writev, which
+ * leaves SIGPIPE to the program's own disposition. */
 static ssize_t write_once(int fd, int is_socket, struct iovec *iov, int n)
 {
     if (is_socket) {
@@ -151,32 +157,6 @@ static int write_all(int fd, int is_socket, struct iovec *iov, int n)
     return 0;
 }
 
-/* Writing to a pipe whose reader is gone raises SIGPIPE in the writing
- * thread. Block it for the write; if the write raised it, take it off the
- * thread's pending set before unblocking, unless it was pending before. */
-static int write_all_no_sigpipe(int fd, struct iovec *iov, int n)
-{
-    sigset_t sigpipe, old;
-    sigemptyset(&sigpipe);
-    sigaddset(&sigpipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigpipe, &old);
-    int was_pending = 0;
-    if (sigismember(&old, SIGPIPE)) {
-        sigset_t pending;
-        sigpending(&pending);
-        was_pending = sigismember(&pending, SIGPIPE);
-    }
-    int r = write_all(fd, 0, iov, n);
-    if (r == MPROC_EPIPE && !was_pending) {
-        static const struct timespec zero = { 0, 0 };
-        while (sigtimedwait(&sigpipe, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    if (!sigismember(&old, SIGPIPE))
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return r;
-}
-
 int mproc__send_frame(int fd, int how, const void *data, size_t len)
 {
     unsigned char header[MPROC__FRAME_HEADER_MAX];
@@ -184,18 +164,15 @@ int mproc__send_frame(int fd, int how, const void *data, size_t len)
         { .iov_base = header, .iov_len = mproc__frame_header(header, len) },
         { .iov_base = (void *)data, .iov_len = len },
     };
-    int n = len > 0 ? 2 : 1;
-    if (how == MPROC__SEND_PIPE_GUARDED)
-        return write_all_no_sigpipe(fd, iov, n);
-    return write_all(fd, how == MPROC__SEND_SOCKET, iov, n);
+    return write_all(fd, how == MPROC__SEND_SOCKET, iov, len > 0 ? 2 : 1);
 }
 
-/* How c's frames are written: see mproc__send_frame. */
+/* How c's frames are written: see mproc__send_frame. With the guard off, a
+ * plain write leaves SIGPIPE to the program's own disposition (ignored, or
+ * its handler runs), on a socket as on a pipe. */
 static int send_mode(const mproc_conn_t *c)
 {
-    if (c->flags & MPROC__CONN_SOCKET)
-        return MPROC__SEND_SOCKET;
-    return c->sigpipe_unguarded ? MPROC__SEND_PIPE : MPROC__SEND_PIPE_GUARDED;
+    return c->sigpipe_unguarded ? MPROC__SEND_PLAIN : MPROC__SEND_SOCKET;
 }
 
 int mproc_conn_set_sigpipe_guard(mproc_conn_t *c, int on)

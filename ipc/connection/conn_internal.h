@@ -11,7 +11,7 @@
 enum {
     MPROC__CONN_RECV = 1,   /* may receive */
     MPROC__CONN_SEND = 2,   /* may send */
-    MPROC__CONN_SOCKET = 4, /* a socket (else a pipe end) */
+    MPROC__CONN_SOCKET = 4, /* a socket (else some other descriptor) */
     MPROC__CONN_UNIX = 8,   /* an AF_UNIX socket: descriptors can pass */
 };
 
@@ -33,7 +33,7 @@ struct mproc_conn {
     unsigned char *partial; /* room for the whole body; its first partial_got bytes arrived */
     size_t partial_got;
     int broken; /* MPROC_EPROTO once the stream lost its framing */
-    int sigpipe_unguarded; /* a pipe whose sends skip the SIGPIPE guard */
+    int sigpipe_unguarded; /* sends leave SIGPIPE to the program (plain writev) */
 };
 
 /* Wraps an open, blocking, close-on-exec descriptor. 0 or MPROC_ENOMEM
@@ -45,9 +45,10 @@ int mproc__conn_recv_until(mproc_conn_t *c, void *buf, size_t cap, size_t *len,
                            const mproc__deadline_t *d);
 
 /* Sends one framed message on fd, all of it: how is MPROC__SEND_SOCKET
- * (with MSG_NOSIGNAL), MPROC__SEND_PIPE_GUARDED (SIGPIPE blocked around the
- * write) or MPROC__SEND_PIPE (the caller ignores SIGPIPE). 0, MPROC_EPIPE, ... */
-enum { MPROC__SEND_SOCKET, MPROC__SEND_PIPE_GUARDED, MPROC__SEND_PIPE };
+ * (sendmsg with MSG_NOSIGNAL: a vanished peer is only MPROC_EPIPE) or
+ * MPROC__SEND_PLAIN (writev: SIGPIPE follows the program's own disposition,
+ * for a connection whose guard the program switched off). 0, MPROC_EPIPE, ... */
+enum { MPROC__SEND_SOCKET, MPROC__SEND_PLAIN };
 int mproc__send_frame(int fd, int how, const void *data, size_t len);
 
 /* Writes the bytes of one frame for a message of len bytes into header;
