@@ -1,5 +1,6 @@
 /* Insertion-ordered hash table of byte strings (see byte_table.h). */
 #include "manager/byte_table.h"
+#include "manager/protocol.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,7 @@ static uint64_t siphash(const unsigned char *in, size_t n)
 
 mproc_buf_t mproc__buf_copy(const void *p, size_t n)
 {
-    mproc_buf_t b = { malloc(n + 1), n };
+    mproc_buf_t b = { mproc__mgr_malloc(n + 1), n };
     if (b.data != NULL) {
         if (n > 0)
             memcpy(b.data, p, n);
@@ -114,11 +115,11 @@ static int rebuild(mproc__table_t *t, size_t want)
     while (size * 2 < want * 3)
         size *= 2;
     size_t cap = size * 2 / 3;
-    int64_t *index = malloc(size * sizeof *index);
+    int64_t *index = mproc__mgr_malloc(size * sizeof *index);
     if (index == NULL)
         return -1;
     if (cap > t->entries_cap) {
-        mproc__entry_t *grown = realloc(t->entries, cap * sizeof *grown);
+        mproc__entry_t *grown = mproc__mgr_realloc(t->entries, cap * sizeof *grown);
         if (grown == NULL) {
             free(index);
             return -1;
