@@ -22,6 +22,7 @@
 
 #include "connection/conn_internal.h"
 #include "connection/frame_buffer.h"
+#include "manager/server/journal.h"
 #include "manager/server/store.h"
 #include "manager/protocol.h"
 
@@ -33,7 +34,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define DEFAULT_HANDSHAKE_TIMEOUT 10.0
@@ -55,6 +58,7 @@ struct client {
     int writing;     /* registered for EPOLLOUT, output pending */
     int closing;     /* drop once the output is out (after #FAILURE#) */
     int dead;        /* dropped: freed at the end of the round */
+    int held;        /* its reply waits for the journal's commit */
     double deadline; /* for the handshake; for the idle timeout once READY */
     double stalled;  /* when its pending output last made no progress */
     unsigned char challenge[MPROC__AUTH_MESSAGE_MAX];
@@ -67,6 +71,7 @@ struct client {
      * last activity (idle timeout only): both ordered by deadline, so expiry
      * looks at the head alone */
     struct client *tprev, *tnext;
+    struct client *hprev, *hnext; /* on the held list */
 };
 
 struct timeline {
@@ -79,7 +84,10 @@ struct server {
     mproc_listener_t *listener;
     int epoll, watch, signals;
     mproc__store_t *store;
-    struct client *clients, *graveyard;
+    struct client *clients, *graveyard, *held;
+    mproc__journal_t *journal;
+    pid_t saver;                    /* the child writing a snapshot (SIGUSR1), or 0 */
+    char msg[600];                  /* what went wrong, for on_error */
     struct timeline handshakes, idle;
     unsigned nclients, max_clients, max_handshakes;
     size_t out_total, output_limit; /* bytes of replies not yet taken by the sockets */
@@ -136,6 +144,28 @@ static void pending_output(struct server *s, struct client *c, size_t was)
     s->out_total = s->out_total - was + now_pending;
 }
 
+static void hold(struct server *s, struct client *c)
+{
+    c->held = 1;
+    c->hprev = NULL;
+    c->hnext = s->held;
+    if (s->held != NULL)
+        s->held->hprev = c;
+    s->held = c;
+}
+
+static void unhold(struct server *s, struct client *c)
+{
+    if (c->hprev != NULL)
+        c->hprev->hnext = c->hnext;
+    else
+        s->held = c->hnext;
+    if (c->hnext != NULL)
+        c->hnext->hprev = c->hprev;
+    c->held = 0;
+    c->hprev = c->hnext = NULL;
+}
+
 /* Closes c's connection at once; its memory goes at the end of the round
  * (events of this round may still name it). */
 static void drop(struct server *s, struct client *c)
@@ -152,6 +182,8 @@ static void drop(struct server *s, struct client *c)
     struct timeline *t = timeline_of(s, c);
     if (t != NULL)
         timeline_remove(t, c);
+    if (c->held)
+        unhold(s, c);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -196,14 +228,14 @@ static void want_output(struct server *s, struct client *c, int on)
     epoll_ctl(s->epoll, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Queues one framed message; writes at once what the socket takes. 0, or
- * -1 when the client must be dropped. */
-static int send_frame(struct server *s, struct client *c, const void *data, size_t len)
+/* Queues one framed message; unless `later`, writes at once what the
+ * socket takes. 0, or -1 when the client must be dropped. */
+static int queue_frame(struct server *s, struct client *c, const void *data, size_t len, int later)
 {
     unsigned char header[MPROC__FRAME_HEADER_MAX];
     size_t hlen = mproc__frame_header(header, len);
     size_t sent = 0;
-    if (c->out.len == c->out_sent) {
+    if (c->out.len == c->out_sent && !later) {
         struct iovec iov[2] = { { header, hlen }, { (void *)data, len } };
         struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
         ssize_t w;
@@ -228,9 +260,15 @@ static int send_frame(struct server *s, struct client *c, const void *data, size
     if (c->out.failed)
         return -1;
     pending_output(s, c, was);
-    want_output(s, c, 1);
+    if (!later)
+        want_output(s, c, 1);
     enforce_output_limit(s, c);
     return 0;
+}
+
+static int send_frame(struct server *s, struct client *c, const void *data, size_t len)
+{
+    return queue_frame(s, c, data, len, 0);
 }
 
 static int send_text(struct server *s, struct client *c, const char *text)
@@ -277,7 +315,15 @@ static int handle(struct server *s, struct client *c, const unsigned char *msg, 
             return -1; /* malformed (or no memory for the reply) */
         if (shutdown)
             s->stop = 1;
-        int r = send_frame(s, c, s->reply.data, s->reply.len);
+        int later = 0;
+        if (s->journal != NULL && mproc__store_changed(s->store)) {
+            /* the change goes to the journal; its reply waits for the
+             * commit at the end of this round */
+            mproc__journal_add(s->journal, MPROC__JREC_REQUEST, msg, len);
+            hold(s, c);
+            later = 1;
+        }
+        int r = queue_frame(s, c, s->reply.data, s->reply.len, later);
         if (s->reply.cap > KEEP_BUFFER)
             mproc__wbuf_free(&s->reply); /* one huge reply should not stay */
         return r;
@@ -290,7 +336,7 @@ static int handle(struct server *s, struct client *c, const unsigned char *msg, 
  * -1 (dropped). */
 static int serve_buffered(struct server *s, struct client *c)
 {
-    while (!c->writing) {
+    while (!c->writing && !c->held) {
         if (c->closing) {
             drop(s, c); /* its #FAILURE# is out */
             return -1;
@@ -363,6 +409,50 @@ static void client_writable(struct server *s, struct client *c)
     }
     want_output(s, c, 0);
     serve_buffered(s, c); /* requests that waited for the output */
+}
+
+/* The round's changes are in the journal: their replies may go. */
+static void release_held(struct server *s)
+{
+    struct client *c = s->held;
+    s->held = NULL;
+    for (struct client *k = c; k != NULL; k = k->hnext)
+        k->held = 0; /* off the list as a whole: a drop leaves the list alone */
+    while (c != NULL) {
+        struct client *next = c->hnext;
+        c->hprev = c->hnext = NULL;
+        if (!c->dead) {
+            client_writable(s, c); /* sends, then serves what waited */
+            if (!c->dead && c->out_sent < c->out.len)
+                want_output(s, c, 1);
+        }
+        c = next;
+    }
+}
+
+/* End of a round: write (and by the policy fsync) the round's changes in
+ * one batch, then let their replies go; compact the journal when due. 0,
+ * or the error that stops the server (the held clients get no reply: their
+ * changes are not acknowledged). */
+static int commit_round(struct server *s)
+{
+    if (s->journal == NULL || !mproc__journal_pending(s->journal))
+        return 0;
+    int r = mproc__journal_commit(s->journal);
+    if (r != 0) {
+        while (s->held != NULL)
+            drop(s, s->held);
+        if (s->o->on_error != NULL)
+            s->o->on_error(r, "writing the journal", s->o->arg);
+        return r;
+    }
+    release_held(s);
+    if (!mproc__journal_pending(s->journal)) {
+        int e = mproc__journal_maybe_rewrite(s->journal, s->store, 0);
+        if (e != 0 && s->o->on_error != NULL)
+            s->o->on_error(e, "compacting the journal (the journal stays as it was)", s->o->arg);
+    }
+    return 0;
 }
 
 static void pause_listener(struct server *s)
@@ -486,16 +576,19 @@ static int expire_clients(struct server *s)
 
 /* ---- snapshots ---- */
 
+/* Writes the snapshot: to a fresh file of an unpredictable name beside it
+ * (created exclusively, never through a symlink), fsynced, renamed over
+ * it, the directory fsynced: a crash leaves the old one or the new one. */
 static int save_snapshot(struct server *s)
 {
     const char *path = s->o->snapshot;
     mproc__wbuf_t data = { 0 };
     int r = mproc__store_save(s->store, &data);
     char tmp[4096];
-    if (r == 0 && (size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+    if (r == 0 && (size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp)
         r = MPROC_EINVAL;
     int fd = -1;
-    if (r == 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+    if (r == 0 && (fd = mkostemp(tmp, O_CLOEXEC)) < 0)
         r = mproc__errno(errno);
     for (size_t done = 0; r == 0 && done < data.len;) {
         ssize_t w = write(fd, data.data + done, data.len - done);
@@ -510,12 +603,45 @@ static int save_snapshot(struct server *s)
         close(fd);
     if (r == 0 && rename(tmp, path) != 0)
         r = mproc__errno(errno);
+    if (r == 0) {
+        char dir[4096];
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path),
+                 slash == NULL ? "." : path);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) != 0)
+            r = mproc__errno(errno);
+        if (dfd >= 0)
+            close(dfd);
+    }
     if (r != 0 && fd >= 0)
         unlink(tmp);
     mproc__wbuf_free(&data);
     if (r != 0 && s->o->on_error != NULL)
         s->o->on_error(r, "saving the snapshot", s->o->arg);
     return r;
+}
+
+/* SIGUSR1: the snapshot is written by a forked child, which has the data
+ * as of now (copy-on-write), as Redis's BGSAVE does: the clients never wait
+ * for the disk. One at a time. */
+static void save_snapshot_in_background(struct server *s)
+{
+    if (s->saver > 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(save_snapshot(s) == 0 ? 0 : 1);
+    if (pid < 0)
+        save_snapshot(s); /* no process to spare: in the loop, then */
+    else
+        s->saver = pid;
+}
+
+static void reap_saver(struct server *s, int wait)
+{
+    if (s->saver > 0 && waitpid(s->saver, NULL, wait ? 0 : WNOHANG) == s->saver)
+        s->saver = 0;
 }
 
 static int load_snapshot(struct server *s)
@@ -545,7 +671,13 @@ static void handle_signals(struct server *s)
     while (read(s->signals, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGUSR1) {
             if (s->o->snapshot != NULL)
-                save_snapshot(s);
+                save_snapshot_in_background(s);
+        } else if (si.ssi_signo == SIGUSR2) {
+            if (s->journal != NULL && !mproc__journal_pending(s->journal)) {
+                int r = mproc__journal_maybe_rewrite(s->journal, s->store, 1);
+                if (r != 0 && s->o->on_error != NULL)
+                    s->o->on_error(r, "compacting the journal (the journal stays as it was)", s->o->arg);
+            }
         } else {
             s->stop = 1;
         }
@@ -572,11 +704,23 @@ static int start(struct server *s, const char **what)
         return MPROC_EINVAL; /* TCP without an authkey: anyone could connect */
     if ((s->store = mproc__store_new()) == NULL)
         return MPROC_ENOMEM;
-    mproc__store_set_limit(s->store, o->max_memory);
     int r;
+    /* With a journal, the journal is the truth: the snapshot file is read
+     * only to begin a journal that does not exist yet (or is empty). */
+    struct stat st;
+    int fresh = o->journal == NULL || stat(o->journal, &st) != 0 || st.st_size == 0;
     *what = "loading the snapshot";
-    if (o->snapshot != NULL && (r = load_snapshot(s)) != 0)
+    if (o->snapshot != NULL && fresh && (r = load_snapshot(s)) != 0)
         return r;
+    if (o->journal != NULL) {
+        snprintf(s->msg, sizeof s->msg, "loading the journal %s", o->journal);
+        *what = s->msg;
+        r = mproc__journal_open(&s->journal, o->journal, o->fsync, o->rewrite_min, s->store, s->msg,
+                                sizeof s->msg);
+        if (r != 0)
+            return r;
+    }
+    mproc__store_set_limit(s->store, o->max_memory);
     *what = "listening";
     if ((r = mproc_listener_create(&s->listener, o->address, NULL, 0)) != 0)
         return r;
@@ -605,10 +749,12 @@ static int start(struct server *s, const char **what)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     if (!forked)
         sigaddset(&set, SIGINT);
     signal(SIGTERM, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
+    signal(SIGUSR2, SIG_DFL);
     signal(SIGINT, forked ? SIG_IGN : SIG_DFL);
     sigprocmask(SIG_BLOCK, &set, NULL);
     s->signals = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -651,7 +797,9 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
         if (o->watch_pid > 0 && s.watch < 0 && (wait_ms < 0 || wait_ms > 1000))
             wait_ms = 1000; /* no pidfd: look at the starter every second */
         int polling = busy_until > 0;
-        if (polling && mproc__monotonic() < busy_until) {
+        if (s.held != NULL) {
+            wait_ms = 0; /* replies wait for a commit: no sleeping */
+        } else if (polling && mproc__monotonic() < busy_until) {
             wait_ms = 0;
         } else if (polling) {
             busy_until = 0; /* the poll came up empty: sleep, and skip a few */
@@ -667,6 +815,7 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
         }
         if (o->watch_pid > 0 && s.watch < 0 && starter_gone(o->watch_pid))
             s.stop = 1;
+        reap_saver(&s, 0);
         for (int i = 0; i < n; i++) {
             void *tag = ev[i].data.ptr;
             if (tag == &tag_listener)
@@ -682,6 +831,8 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
             else
                 client_readable(&s, tag);
         }
+        if ((r = commit_round(&s)) == 0 && s.journal != NULL && mproc__journal_pending(s.journal))
+            r = commit_round(&s); /* requests the released replies let through */
         bury(&s);
     }
     /* Give the last replies (a SHUTDOWN's own) a chance to leave. */
@@ -694,8 +845,10 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
     bury(&s);
     if (s.reserve >= 0)
         close(s.reserve);
+    reap_saver(&s, 1);
     if (r == 0 && o->snapshot != NULL)
         r = save_snapshot(&s);
+    mproc__journal_close(s.journal);
     if (s.listener != NULL)
         mproc_listener_close(s.listener);
     if (s.epoll >= 0)
