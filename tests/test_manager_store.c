@@ -6,6 +6,7 @@
 
 #include "manager/server/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -336,6 +337,45 @@ START_TEST(failed_request_leaves_no_new_object)
 }
 END_TEST
 
+/* A dict emptied after growing, then used for new keys set and deleted in
+ * turn: the holes must not fill the (shrunk) index (it hung here once). */
+START_TEST(emptied_dict_takes_new_keys)
+{
+    mproc__store_t *s = mproc__store_new();
+    mproc__wbuf_t out = { 0 };
+    char key[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        begin(MPROC__OP_DICT_SET, "d");
+        bytes(key);
+        bytes("v");
+        ck_assert_int_eq(run(s, &out), 0);
+    }
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        begin(MPROC__OP_DICT_DEL, "d");
+        bytes(key);
+        ck_assert_int_eq(run(s, &out), 0);
+    }
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "n%d", i);
+        begin(MPROC__OP_DICT_SET, "d");
+        bytes(key);
+        bytes("v");
+        ck_assert_int_eq(run(s, &out), 0);
+        begin(MPROC__OP_DICT_DEL, "d");
+        bytes(key);
+        ck_assert_int_eq(run(s, &out), 0);
+        /* names made and removed by failing requests leave holes too */
+        begin(MPROC__OP_DICT_DEL, key);
+        bytes("x");
+        ck_assert_int_eq(run(s, &out), MPROC_EKEY);
+    }
+    mproc__store_free(s);
+    mproc__wbuf_free(&out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("manager_store");
@@ -347,6 +387,7 @@ int main(void)
     tcase_add_test(tc, pop_keeps_the_value_when_the_reply_fails);
     tcase_add_test(tc, quota_refuses_and_changes_nothing);
     tcase_add_test(tc, failed_request_leaves_no_new_object);
+    tcase_add_test(tc, emptied_dict_takes_new_keys);
     suite_add_tcase(s, tc);
     int r = run_suite(s);
     mproc__wbuf_free(&req);

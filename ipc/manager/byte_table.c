@@ -159,8 +159,12 @@ int64_t mproc__table_set(mproc__table_t *t, const void *key, size_t klen, mproc_
         e->value = value;
         return t->index[slot];
     }
-    if (t->index == NULL || t->used + 1 > t->entries_cap) {
-        /* full of entries (live or holes): grow when live, compact when holes */
+    /* Full of entries (live or holes) -- counted against the index, not
+     * the entries array, which a rebuild never shrinks: after a big dict
+     * was emptied the index is small again, and holes must not fill it
+     * (a probe needs an empty slot to end). */
+    if (t->index == NULL || t->used + 1 > t->index_size * 2 / 3 || t->used + 1 > t->entries_cap) {
+        /* grow when live, compact when holes */
         if (rebuild(t, t->live + 1 > t->entries_cap / 2 ? (t->live + 1) * 2 : t->live + 1) != 0) {
             free(value.data);
             return -1;
