@@ -543,6 +543,51 @@ START_TEST(descriptors_pass_over_a_unix_connection)
 }
 END_TEST
 
+/* Handshakes run side by side inside accept: silent clients that came
+ * first delay a real one by nothing like their handshake timeouts, accept
+ * returns within its own timeout meanwhile, and each silent one is dropped
+ * when its own time is up. */
+START_TEST(handshakes_progress_concurrently)
+{
+    mproc_listener_t *l;
+    ck_assert_int_eq(mproc_listener_create(&l, NULL, KEY, KEYLEN), 0);
+    ck_assert_int_eq(mproc_listener_set_handshake_timeout(l, 2.0), 0);
+    snprintf(address, sizeof address, "%s", mproc_listener_address(l));
+    enum { SILENT = 5 };
+    mproc_conn_t *silent[SILENT], *c;
+    for (int i = 0; i < SILENT; i++)
+        silent[i] = raw_client(NULL, 0);
+    /* only silent ones: accept keeps to its timeout */
+    double t0 = now();
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 0.2), MPROC_ETIMEDOUT);
+    ck_assert_double_lt(now() - t0, 1.0);
+    t0 = now();
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 0), MPROC_ETIMEDOUT);
+    ck_assert_double_lt(now() - t0, 0.5);
+    /* a real client after them gets in at once (not after 5 x 2 s) */
+    pid_t pid = fork_child(good_client, KEY);
+    t0 = now();
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), 0);
+    ck_assert_double_lt(now() - t0, 1.5);
+    serve_one(c);
+    ck_assert_int_eq(wait_child(pid, 10), 0);
+    /* the silent ones go when their time is up, one failure per accept */
+    int dropped = 0;
+    t0 = now();
+    while (dropped < SILENT && now() - t0 < 10) {
+        int r = mproc_listener_accept(l, &c, 10.0);
+        ck_assert_int_eq(r, MPROC_EAUTH);
+        dropped++;
+    }
+    ck_assert_int_eq(dropped, SILENT);
+    ck_assert_double_lt(now() - t0, 4.0); /* together, not one after another */
+    for (int i = 0; i < SILENT; i++)
+        mproc_conn_close(silent[i]);
+    accept_good_client(l, KEY);
+    mproc_listener_close(l);
+}
+END_TEST
+
 static Suite *listener_suite(void)
 {
     Suite *s = suite_create("listener");
@@ -566,6 +611,7 @@ static Suite *listener_suite(void)
     tcase_add_test(auth, legacy_peers_are_answered_in_their_form);
     tcase_add_test(auth, modern_answers_are_checked_to_the_byte);
     tcase_add_test(auth, many_clients_at_once);
+    tcase_add_test(auth, handshakes_progress_concurrently);
     tcase_add_test(auth, descriptors_pass_over_a_unix_connection);
     suite_add_tcase(s, auth);
     return s;

@@ -7,6 +7,7 @@
  *   mproc gc [--blocks] [--dry-run] [NAME...]
  *                                     unlink objects nobody uses any more
  *   mproc manager --listen ADDRESS [--authkey-file FILE] [--snapshot FILE]
+ *                 [--max-memory BYTES] [--max-clients N] [--journal FILE] ...
  *                                     run a Manager server (manager_cmd.c)
  *
  * Exit status: 0 done, 1 a NAME failed (missing, not permitted), 2 bad usage.
@@ -35,6 +36,9 @@ static void usage(FILE *to)
           "       mproc rm NAME...\n"
           "       mproc gc [--blocks] [--dry-run] [NAME...]\n"
           "       mproc manager --listen ADDRESS [--authkey-file FILE] [--snapshot FILE]\n"
+          "                     [--max-memory BYTES] [--max-clients N] [--client-output-limit BYTES]\n"
+          "                     [--idle-timeout SECONDS] [--journal FILE]\n"
+          "                     [--fsync always|everysec|no] [--rewrite-min BYTES]\n"
           "\n"
           "  ls    list the named mproc objects and shared-memory blocks on this machine:\n"
           "        name, type, size, creator pid, and whether a live process maps it\n"
@@ -48,7 +52,13 @@ static void usage(FILE *to)
           "        until SIGTERM or SIGINT; ADDRESS as for mproc_listener_create (TCP\n"
           "        needs --authkey-file: the key is the file's bytes, less a trailing\n"
           "        newline); --snapshot: load FILE at start, write it at the end and on\n"
-          "        SIGUSR1\n",
+          "        SIGUSR1; --max-memory: bytes of data held (K, M, G suffixes), a change\n"
+          "        past it fails with ENOMEM; --max-clients: connections (1024); \n"
+          "        --client-output-limit: unread replies in total before the stalest\n"
+          "        reader is dropped (64M); --idle-timeout: drop silent clients (off);\n"
+          "        --journal: append every change to FILE, replayed at start; --fsync:\n"
+          "        when the journal reaches the disk (everysec); --rewrite-min: journal\n"
+          "        size before compaction is considered (16M)\n",
           to);
 }
 

@@ -48,6 +48,31 @@ MPROC_API void mproc_items_free(mproc_item_t *items, size_t n);
  * 0; MPROC_EINVAL; MPROC_EEXIST (address taken); MPROC_ENOMEM; MPROC_EMFILE. */
 MPROC_API int mproc_manager_start(mproc_manager_t **m, const char *address, const void *authkey,
                                   size_t keylen);
+/* Options of the server (the embedded one and the `mproc manager` daemon);
+ * a zeroed struct is the defaults. */
+enum { MPROC_FSYNC_EVERYSEC = 0, MPROC_FSYNC_ALWAYS = 1, MPROC_FSYNC_NO = 2 };
+typedef struct {
+    size_t      max_memory;   /* bytes of keys and values held (names, keys, values and list
+                                 items, counted by their lengths); 0 = no limit. A change that
+                                 would pass it fails with MPROC_ENOMEM and changes nothing */
+    unsigned    max_clients;  /* connections at once, 0 = 1024; one more is refused at once */
+    const char *journal;      /* append-only journal file; NULL = none. Loaded at start (the
+                                 journal is the data's truth: see README, "Running the Manager") */
+    int         fsync;        /* MPROC_FSYNC_*: ALWAYS = no acknowledged change is ever lost,
+                                 even to a power cut; EVERYSEC = at most about the last second's
+                                 to a crash of the machine; NO = the kernel's choice. With any of
+                                 them a change is written before its reply, so a killed server
+                                 loses nothing it acknowledged */
+} mproc_manager_opts_t;
+/* As mproc_manager_start, with options (opts NULL: the defaults). Every
+ * Manager request is all-or-nothing: on any error nothing changed. A
+ * Manager without an authkey on a Unix socket (path or @abstract) serves
+ * only processes of its own user (SO_PEERCRED); mproc_manager_start always
+ * gives its server a key. 0; MPROC_EINVAL (an fsync value out of range);
+ * MPROC_EPROTO (the journal is damaged before its last record: the server
+ * refused to start); the errors of mproc_manager_start. */
+MPROC_API int mproc_manager_start_opts(mproc_manager_t **m, const char *address, const void *authkey,
+                                       size_t keylen, const mproc_manager_opts_t *opts);
 /* Attaches to a running server (one started elsewhere, or `mproc manager`).
  * 0; MPROC_ENOENT; -ECONNREFUSED; MPROC_EAUTH (wrong key, or a key the
  * server wants and the caller lacks); MPROC_ETIMEDOUT (no answer within

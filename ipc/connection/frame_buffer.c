@@ -64,10 +64,16 @@ ssize_t mproc__frames_fill(mproc__frames_t *f, int fd, int flags)
     int64_t size = frame_size(f, &header);
     if (size < 0)
         return size;
-    /* room for a chunk more than is buffered, and for the whole frame */
-    size_t need = f->end - f->start + FILL_CHUNK;
-    if ((size_t)size > need)
-        need = (size_t)size;
+    /* room for a chunk more than is buffered; for a large frame, room that
+     * grows with what has arrived (doubling, up to the frame's size), never
+     * at once what a header merely claims: a peer announcing 64 MiB and
+     * sending nothing costs a chunk, not 64 MiB */
+    size_t have = f->end - f->start;
+    size_t need = have + FILL_CHUNK;
+    if ((size_t)size > need) {
+        size_t grown = have * 2;
+        need = grown < need ? need : grown < (size_t)size ? grown : (size_t)size;
+    }
     if (f->cap - f->start < need && f->start > 0) {
         memmove(f->data, f->data + f->start, f->end - f->start);
         f->end -= f->start;

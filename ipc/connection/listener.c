@@ -1,7 +1,16 @@
 /* Listener and Client (multiprocessing.connection.Listener, Client): Unix
  * and TCP sockets, with Python's authentication handshake when a key is
  * given. The listener challenges first, then answers the client's challenge;
- * the client does the reverse. */
+ * the client does the reverse.
+ *
+ * The listener runs the handshakes of several clients at once, inside
+ * accept: each accepted client that has a key to prove is a small state
+ * machine fed by poll(), with its own deadline, kept in the listener across
+ * accept calls. The first to finish is returned; a silent one holds up
+ * nobody and is dropped when its time is up; accept itself returns within
+ * its timeout. Handshake messages are read exactly (header, then payload),
+ * never ahead, so whatever the client sends after its #WELCOME# stays in the
+ * socket for the connection. */
 #include "connection/conn_internal.h"
 
 #include <fcntl.h>
@@ -13,11 +22,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_HANDSHAKE_TIMEOUT 10.0
 #define LISTEN_BACKLOG 128
+/* handshakes in progress at once; one more pushes out the oldest */
+#define MAX_PENDING 64
+
+enum hs_state { HS_ANSWER, HS_CHALLENGE, HS_WELCOME };
+
+/* A client in its handshake. */
+struct pending {
+    int fd;
+    enum hs_state state;
+    double deadline;
+    unsigned char challenge[MPROC__AUTH_MESSAGE_MAX];
+    size_t challenge_len;
+    unsigned char in[4 + MPROC__AUTH_MESSAGE_MAX]; /* the message being read */
+    size_t got;
+};
 
 struct mproc_listener {
     int fd;
@@ -29,6 +54,8 @@ struct mproc_listener {
     unsigned char *key;  /* NULL: no handshake */
     size_t keylen;
     double handshake_timeout;
+    struct pending pending[MAX_PENDING]; /* in the order they came */
+    unsigned npending;
 };
 
 /* A copy of the key (a non-NULL pointer even for an empty key, which still
@@ -222,6 +249,131 @@ static int handshake_error(int r)
     return (r == MPROC_ENOMEM || r == MPROC_EMFILE) ? r : MPROC_EAUTH;
 }
 
+static int make_blocking(int fd);
+
+static void pending_remove(mproc_listener_t *l, unsigned i, int close_fd)
+{
+    if (close_fd)
+        close(l->pending[i].fd);
+    explicit_bzero(&l->pending[i], sizeof l->pending[i]);
+    memmove(&l->pending[i], &l->pending[i + 1], (l->npending - i - 1) * sizeof l->pending[0]);
+    l->npending--;
+}
+
+/* Sends a handshake message whole at once (a few hundred bytes into a
+ * fresh socket's buffer: it fits, or the client is not worth waiting for). */
+static int send_message(int fd, const void *data, size_t len)
+{
+    unsigned char m[4 + MPROC__AUTH_MESSAGE_MAX];
+    if (len > MPROC__AUTH_MESSAGE_MAX)
+        return MPROC_EAUTH;
+    size_t hlen = mproc__frame_header(m, len);
+    memcpy(m + hlen, data, len);
+    ssize_t w;
+    do
+        w = send(fd, m, hlen + len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    return w == (ssize_t)(hlen + len) ? 0 : MPROC_EAUTH;
+}
+
+/* Reads what has come of p's message, exactly up to its end. 1 when whole
+ * (payload at p->in + 4, length p->got - 4), 0 for more later, MPROC_EAUTH
+ * when the client hung up or sent a bad or over-long header. */
+static int read_message(struct pending *p)
+{
+    for (;;) {
+        size_t want = 4;
+        if (p->got >= 4) {
+            int32_t n = (int32_t)((uint32_t)p->in[0] << 24 | (uint32_t)p->in[1] << 16 |
+                                  (uint32_t)p->in[2] << 8 | p->in[3]);
+            if (n < 0 || n > MPROC__AUTH_MESSAGE_MAX)
+                return MPROC_EAUTH;
+            want = 4 + (size_t)n;
+            if (p->got == want)
+                return 1;
+        }
+        ssize_t r = recv(p->fd, p->in + p->got, want - p->got, MSG_DONTWAIT);
+        if (r == 0)
+            return MPROC_EAUTH;
+        if (r < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : MPROC_EAUTH;
+        p->got += (size_t)r;
+        if (p->got < want)
+            return 0;
+    }
+}
+
+/* Moves p's handshake on with what has arrived. 1 when it is done (the
+ * client is in), 0 for more later, MPROC_EAUTH when it failed. */
+static int step(mproc_listener_t *l, struct pending *p)
+{
+    for (;;) {
+        int r = read_message(p);
+        if (r <= 0)
+            return r;
+        const unsigned char *msg = p->in + 4;
+        size_t len = p->got - 4;
+        p->got = 0;
+        size_t prefix = sizeof MPROC__CHALLENGE - 1;
+        switch (p->state) {
+        case HS_ANSWER:
+            if (mproc__auth_verify(l->key, l->keylen, p->challenge + prefix, p->challenge_len - prefix, msg,
+                                   len) != 0) {
+                send_message(p->fd, MPROC__FAILURE, strlen(MPROC__FAILURE));
+                return MPROC_EAUTH;
+            }
+            if (send_message(p->fd, MPROC__WELCOME, strlen(MPROC__WELCOME)) != 0)
+                return MPROC_EAUTH;
+            p->state = HS_CHALLENGE;
+            break;
+        case HS_CHALLENGE: {
+            unsigned char answer[MPROC__AUTH_MESSAGE_MAX];
+            size_t alen;
+            if (mproc__auth_answer_to(l->key, l->keylen, msg, len, answer, &alen) != 0 ||
+                send_message(p->fd, answer, alen) != 0)
+                return MPROC_EAUTH;
+            p->state = HS_WELCOME;
+            break;
+        }
+        case HS_WELCOME:
+            return mproc__auth_is_welcome(msg, len) ? 1 : MPROC_EAUTH;
+        }
+    }
+}
+
+/* Takes a newly accepted client: a connection at once without a key, else
+ * a handshake begun. 1 with *c (no key), 0, or an error. */
+static int take_client(mproc_listener_t *l, int fd, mproc_conn_t **c)
+{
+    if (!(l->conn_flags & MPROC__CONN_UNIX))
+        set_tcp_nodelay(fd);
+    if (l->key == NULL) {
+        int r = make_blocking(fd);
+        if (r != 0) {
+            close(fd);
+            return r;
+        }
+        r = mproc__conn_wrap(c, fd, l->conn_flags);
+        return r == 0 ? 1 : r;
+    }
+    if (l->npending == MAX_PENDING)
+        pending_remove(l, 0, 1); /* the oldest has had longest */
+    struct pending *p = &l->pending[l->npending];
+    memset(p, 0, sizeof *p);
+    p->fd = fd;
+    p->state = HS_ANSWER;
+    p->deadline = mproc__monotonic() + l->handshake_timeout;
+    int r = mproc__auth_challenge(p->challenge, &p->challenge_len);
+    if (r == 0)
+        r = send_message(fd, p->challenge, p->challenge_len);
+    if (r != 0) {
+        close(fd);
+        return handshake_error(r);
+    }
+    l->npending++;
+    return 0;
+}
+
 int mproc_listener_accept(mproc_listener_t *l, mproc_conn_t **c, double timeout)
 {
     if (l == NULL || c == NULL)
@@ -230,41 +382,61 @@ int mproc_listener_accept(mproc_listener_t *l, mproc_conn_t **c, double timeout)
     int r = mproc__deadline_init(&d, timeout);
     if (r != 0)
         return r;
-    int fd;
+    double until = isinf(timeout) || timeout < 0 ? -1 : mproc__monotonic() + timeout;
     for (;;) {
-        fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC); /* blocking, like every connection */
-        if (fd >= 0)
-            break;
-        if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-        if (errno != EAGAIN)
-            return mproc__errno(errno);
-        r = mproc__fd_wait(l->fd, POLLIN, &d);
-        if (r != 0)
-            return r;
-    }
-    if (!(l->conn_flags & MPROC__CONN_UNIX))
-        set_tcp_nodelay(fd);
-    mproc_conn_t *conn;
-    r = mproc__conn_wrap(&conn, fd, l->conn_flags);
-    if (r != 0)
-        return r;
-    if (l->key != NULL) {
-        /* The client gets its own time for the handshake, however little
-         * was left of the caller's timeout: accept(0) with a client waiting
-         * must still let it in. */
-        mproc__deadline_t hd;
-        mproc__deadline_init(&hd, l->handshake_timeout);
-        r = mproc__auth_deliver(conn, l->key, l->keylen, &hd);
-        if (r == 0)
-            r = mproc__auth_answer(conn, l->key, l->keylen, &hd);
-        if (r != 0) {
-            mproc_conn_close(conn);
-            return handshake_error(r);
+        /* handshakes whose time is up: one failure reported per call */
+        double now = mproc__monotonic(), next = -1;
+        for (unsigned i = 0; i < l->npending; i++) {
+            if (now >= l->pending[i].deadline) {
+                pending_remove(l, i, 1);
+                return MPROC_EAUTH;
+            }
+            if (next < 0 || l->pending[i].deadline < next)
+                next = l->pending[i].deadline;
         }
+        struct pollfd pfd[1 + MAX_PENDING];
+        pfd[0] = (struct pollfd){ .fd = l->fd, .events = POLLIN };
+        for (unsigned i = 0; i < l->npending; i++)
+            pfd[1 + i] = (struct pollfd){ .fd = l->pending[i].fd, .events = POLLIN };
+        double wait = until < 0 ? -1 : until > now ? until - now : 0; /* -1: no end */
+        if (next >= 0 && (wait < 0 || next - now < wait))
+            wait = next - now;
+        int ms = wait < 0 ? -1 : (int)ceil(wait * 1000.0);
+        int n = poll(pfd, 1 + l->npending, ms);
+        if (n < 0 && errno != EINTR)
+            return mproc__errno(errno);
+        /* the handshakes first: they were here before any new client */
+        for (unsigned i = l->npending; n > 0 && i-- > 0;) {
+            if (pfd[1 + i].revents == 0)
+                continue;
+            struct pending *p = &l->pending[i];
+            r = step(l, p);
+            if (r == 0)
+                continue;
+            int fd = p->fd;
+            pending_remove(l, i, r < 0);
+            if (r < 0)
+                return MPROC_EAUTH;
+            if ((r = make_blocking(fd)) != 0) {
+                close(fd);
+                return r;
+            }
+            return mproc__conn_wrap(c, fd, l->conn_flags);
+        }
+        if (n > 0 && (pfd[0].revents & POLLIN)) {
+            int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd >= 0) {
+                r = take_client(l, fd, c);
+                if (r != 0)
+                    return r == 1 ? 0 : r;
+                continue; /* its handshake may already have more to read */
+            }
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                return mproc__errno(errno);
+        }
+        if (until >= 0 && mproc__monotonic() >= until)
+            return MPROC_ETIMEDOUT;
     }
-    *c = conn;
-    return 0;
 }
 
 int mproc_listener_close(mproc_listener_t *l)
@@ -273,6 +445,8 @@ int mproc_listener_close(mproc_listener_t *l)
         return MPROC_EINVAL;
     if (l->fd >= 0)
         close(l->fd);
+    while (l->npending > 0)
+        pending_remove(l, l->npending - 1, 1);
     if (getpid() == l->creator) {
         if (l->socket_path != NULL)
             unlink(l->socket_path);

@@ -1,5 +1,6 @@
 /* Insertion-ordered hash table of byte strings (see byte_table.h). */
 #include "manager/byte_table.h"
+#include "manager/protocol.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,7 @@ static uint64_t siphash(const unsigned char *in, size_t n)
 
 mproc_buf_t mproc__buf_copy(const void *p, size_t n)
 {
-    mproc_buf_t b = { malloc(n + 1), n };
+    mproc_buf_t b = { mproc__mgr_malloc(n + 1), n };
     if (b.data != NULL) {
         if (n > 0)
             memcpy(b.data, p, n);
@@ -114,11 +115,11 @@ static int rebuild(mproc__table_t *t, size_t want)
     while (size * 2 < want * 3)
         size *= 2;
     size_t cap = size * 2 / 3;
-    int64_t *index = malloc(size * sizeof *index);
+    int64_t *index = mproc__mgr_malloc(size * sizeof *index);
     if (index == NULL)
         return -1;
     if (cap > t->entries_cap) {
-        mproc__entry_t *grown = realloc(t->entries, cap * sizeof *grown);
+        mproc__entry_t *grown = mproc__mgr_realloc(t->entries, cap * sizeof *grown);
         if (grown == NULL) {
             free(index);
             return -1;
@@ -158,8 +159,12 @@ int64_t mproc__table_set(mproc__table_t *t, const void *key, size_t klen, mproc_
         e->value = value;
         return t->index[slot];
     }
-    if (t->index == NULL || t->used + 1 > t->entries_cap) {
-        /* full of entries (live or holes): grow when live, compact when holes */
+    /* Full of entries (live or holes) -- counted against the index, not
+     * the entries array, which a rebuild never shrinks: after a big dict
+     * was emptied the index is small again, and holes must not fill it
+     * (a probe needs an empty slot to end). */
+    if (t->index == NULL || t->used + 1 > t->index_size * 2 / 3 || t->used + 1 > t->entries_cap) {
+        /* grow when live, compact when holes */
         if (rebuild(t, t->live + 1 > t->entries_cap / 2 ? (t->live + 1) * 2 : t->live + 1) != 0) {
             free(value.data);
             return -1;

@@ -370,7 +370,8 @@ static int read_report(int fd, char *line, size_t size)
  * its children with wait() never waits for it (and never leaves it a
  * zombie). The middle process opens a pidfd of the starter while the starter
  * surely lives (it is waiting for the middle one), and the server watches it. */
-static void run_server(const char *address, const void *key, size_t keylen, int report)
+static void run_server(const char *address, const void *key, size_t keylen, int report,
+                       const mproc_manager_opts_t *opts)
 {
     pid_t starter = getppid();
     int watch = pidfd_of(starter);
@@ -382,14 +383,26 @@ static void run_server(const char *address, const void *key, size_t keylen, int 
     struct mproc__server_opts o = {
         .address = address, .key = key, .keylen = keylen, .watch_pid = starter, .watch_fd = watch,
         .on_ready = report_ready, .on_error = report_error, .arg = &report,
+        .max_memory = opts->max_memory, .max_clients = opts->max_clients,
+        .journal = opts->journal, .fsync = opts->fsync,
     };
     _exit(mproc__manager_serve(&o) == 0 ? 0 : 1);
 }
 
 int mproc_manager_start(mproc_manager_t **mp, const char *address, const void *authkey, size_t keylen)
 {
+    return mproc_manager_start_opts(mp, address, authkey, keylen, NULL);
+}
+
+int mproc_manager_start_opts(mproc_manager_t **mp, const char *address, const void *authkey,
+                             size_t keylen, const mproc_manager_opts_t *opts)
+{
+    static const mproc_manager_opts_t defaults;
+    if (opts == NULL)
+        opts = &defaults;
     mproc__address_t a;
-    if (mp == NULL || (address != NULL && mproc__address_parse(address, &a) != 0))
+    if (mp == NULL || (address != NULL && mproc__address_parse(address, &a) != 0) ||
+        opts->fsync < MPROC_FSYNC_EVERYSEC || opts->fsync > MPROC_FSYNC_NO)
         return MPROC_EINVAL;
     unsigned char random_key[RANDOM_KEY_BYTES];
     if (authkey == NULL) {
@@ -404,7 +417,7 @@ int mproc_manager_start(mproc_manager_t **mp, const char *address, const void *a
     pid_t middle = fork();
     if (middle == 0) {
         close(report[0]);
-        run_server(address, authkey, keylen, report[1]);
+        run_server(address, authkey, keylen, report[1], opts);
     }
     close(report[1]);
     if (middle < 0) {

@@ -4,6 +4,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+long mproc__mgr_fail_in = -1;
+
+/* Whether the injected failure is due now. */
+static int injected_failure(void)
+{
+    if (mproc__mgr_fail_in < 0)
+        return 0;
+    return mproc__mgr_fail_in-- == 0;
+}
+
+void *mproc__mgr_malloc(size_t n)
+{
+    return injected_failure() ? NULL : malloc(n);
+}
+
+void *mproc__mgr_calloc(size_t n, size_t size)
+{
+    return injected_failure() ? NULL : calloc(n, size);
+}
+
+void *mproc__mgr_realloc(void *p, size_t n)
+{
+    return injected_failure() ? NULL : realloc(p, n);
+}
+
 void mproc__wbuf_reset(mproc__wbuf_t *w)
 {
     w->len = 0;
@@ -16,26 +41,33 @@ void mproc__wbuf_free(mproc__wbuf_t *w)
     memset(w, 0, sizeof *w);
 }
 
+int mproc__wbuf_reserve(mproc__wbuf_t *w, size_t n)
+{
+    if (w->failed)
+        return MPROC_ENOMEM;
+    if (n <= w->cap - w->len)
+        return 0;
+    size_t cap = w->cap ? w->cap : 256;
+    while (cap - w->len < n) {
+        if (cap > SIZE_MAX / 2)
+            return MPROC_ENOMEM;
+        cap *= 2;
+    }
+    unsigned char *grown = mproc__mgr_realloc(w->data, cap);
+    if (grown == NULL)
+        return MPROC_ENOMEM;
+    w->data = grown;
+    w->cap = cap;
+    return 0;
+}
+
 void mproc__put_raw(mproc__wbuf_t *w, const void *p, size_t n)
 {
     if (w->failed)
         return;
-    if (n > w->cap - w->len) {
-        size_t cap = w->cap ? w->cap : 256;
-        while (cap - w->len < n) {
-            if (cap > SIZE_MAX / 2) {
-                w->failed = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        unsigned char *grown = realloc(w->data, cap);
-        if (grown == NULL) {
-            w->failed = 1;
-            return;
-        }
-        w->data = grown;
-        w->cap = cap;
+    if (mproc__wbuf_reserve(w, n) != 0) {
+        w->failed = 1;
+        return;
     }
     if (n > 0)
         memcpy(w->data + w->len, p, n);

@@ -46,6 +46,15 @@ enum mproc__mgr_op {
     MPROC__OP_LIST_CLEAR,
 };
 
+/* ---- allocation, with a failure injection hook for tests ----
+ * The server's data and messages are allocated through these, so a test can
+ * make the Nth allocation from now fail and check that a request is
+ * all-or-nothing. Single-threaded use (the server's loop, a test). */
+extern long mproc__mgr_fail_in; /* allocations left before one fails; -1: never (default) */
+void *mproc__mgr_malloc(size_t n);
+void *mproc__mgr_calloc(size_t n, size_t size);
+void *mproc__mgr_realloc(void *p, size_t n);
+
 /* ---- output ---- */
 typedef struct {
     unsigned char *data;
@@ -55,6 +64,9 @@ typedef struct {
 
 void mproc__wbuf_reset(mproc__wbuf_t *w);
 void mproc__wbuf_free(mproc__wbuf_t *w);
+/* Room for n more bytes, so that the puts of up to n bytes that follow
+ * cannot fail. 0, or MPROC_ENOMEM (w->failed is left as it was). */
+int mproc__wbuf_reserve(mproc__wbuf_t *w, size_t n);
 void mproc__put_raw(mproc__wbuf_t *w, const void *p, size_t n);
 void mproc__put_u8(mproc__wbuf_t *w, unsigned v);
 void mproc__put_u16(mproc__wbuf_t *w, unsigned v);

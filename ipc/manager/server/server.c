@@ -5,27 +5,50 @@
  * no more requests served until it does (its requests wait in its buffer),
  * and never holds up the others. A client that is still authenticating has
  * a deadline; one that sends a malformed frame or request is dropped. The
- * handshake is Python's (auth.c), run step by step as messages arrive. */
+ * handshake is Python's (auth.c), run step by step as messages arrive.
+ *
+ * Limits, so that hostile or careless clients cannot take the server down:
+ * at most max_clients connections (one more is accepted and closed at once);
+ * at most max_handshakes still authenticating (a new one pushes out the
+ * oldest, so silent connections cannot keep a real client out); a reserve
+ * descriptor so that running out of descriptors still lets the server accept
+ * and close (or push out a silent handshake) instead of spinning on a
+ * readable listener; replies waiting for clients that do not read them
+ * bounded in total (output_limit: past it, the client stalled longest is
+ * dropped, as Redis's client-output-buffer-limit does); buffers that shrink
+ * back after a large message. A dropped client is freed only at the end of
+ * the loop's round, so events already fetched for it stay safe to skip. */
 #include "manager/server/server.h"
 
 #include "connection/conn_internal.h"
 #include "connection/frame_buffer.h"
+#include "manager/server/journal.h"
 #include "manager/server/store.h"
 #include "manager/protocol.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define DEFAULT_HANDSHAKE_TIMEOUT 10.0
+#define DEFAULT_MAX_CLIENTS 1024
+#define DEFAULT_MAX_HANDSHAKES 64
+#define DEFAULT_OUTPUT_LIMIT ((size_t)64 << 20)
 #define EVENTS 64
 #define ACCEPTS_PER_ROUND 64
+/* buffers larger than this are freed once empty */
+#define KEEP_BUFFER ((size_t)64 << 10)
+/* out of descriptors with nothing to push out: the listener rests this long */
+#define ACCEPT_BACKOFF 0.1
 
 enum state { AWAIT_ANSWER, AWAIT_CHALLENGE, AWAIT_WELCOME, READY };
 
@@ -34,13 +57,26 @@ struct client {
     enum state state;
     int writing;     /* registered for EPOLLOUT, output pending */
     int closing;     /* drop once the output is out (after #FAILURE#) */
-    double deadline; /* for the handshake */
+    int dead;        /* dropped: freed at the end of the round */
+    int held;        /* its reply waits for the journal's commit */
+    double deadline; /* for the handshake; for the idle timeout once READY */
+    double stalled;  /* when its pending output last made no progress */
     unsigned char challenge[MPROC__AUTH_MESSAGE_MAX];
     size_t challenge_len;
     mproc__frames_t in;
     mproc__wbuf_t out;
     size_t out_sent;
     struct client *prev, *next;
+    /* the handshaking clients (oldest first), then the ready ones by their
+     * last activity (idle timeout only): both ordered by deadline, so expiry
+     * looks at the head alone */
+    struct client *tprev, *tnext;
+    struct client *hprev, *hnext; /* on the held list */
+};
+
+struct timeline {
+    struct client *head, *tail;
+    unsigned n;
 };
 
 struct server {
@@ -48,10 +84,19 @@ struct server {
     mproc_listener_t *listener;
     int epoll, watch, signals;
     mproc__store_t *store;
-    struct client *clients;
+    struct client *clients, *graveyard, *held;
+    mproc__journal_t *journal;
+    pid_t saver;                    /* the child writing a snapshot (SIGUSR1), or 0 */
+    char msg[600];                  /* what went wrong, for on_error */
+    struct timeline handshakes, idle;
+    unsigned nclients, max_clients, max_handshakes;
+    size_t out_total, output_limit; /* bytes of replies not yet taken by the sockets */
+    int reserve;                    /* /dev/null, given up to accept when out of descriptors */
+    double paused_until;            /* listener out of epoll until then (0: in) */
+    int peer_uid_check;             /* keyless Unix socket: only our own uid */
     mproc__wbuf_t reply;
     int stop;
-    double handshake_timeout;
+    double handshake_timeout, idle_timeout;
 };
 
 /* epoll tags for the descriptors that are not clients */
@@ -59,19 +104,119 @@ static char tag_listener, tag_watch, tag_signals;
 
 /* ---- clients ---- */
 
+static void timeline_add(struct timeline *t, struct client *c)
+{
+    c->tnext = NULL;
+    c->tprev = t->tail;
+    if (t->tail != NULL)
+        t->tail->tnext = c;
+    else
+        t->head = c;
+    t->tail = c;
+    t->n++;
+}
+
+static void timeline_remove(struct timeline *t, struct client *c)
+{
+    if (c->tprev != NULL)
+        c->tprev->tnext = c->tnext;
+    else
+        t->head = c->tnext;
+    if (c->tnext != NULL)
+        c->tnext->tprev = c->tprev;
+    else
+        t->tail = c->tprev;
+    c->tprev = c->tnext = NULL;
+    t->n--;
+}
+
+/* The timeline c is on, or NULL. */
+static struct timeline *timeline_of(struct server *s, struct client *c)
+{
+    if (c->state != READY)
+        return &s->handshakes;
+    return s->idle_timeout > 0 ? &s->idle : NULL;
+}
+
+static void pending_output(struct server *s, struct client *c, size_t was)
+{
+    size_t now_pending = c->out.len - c->out_sent;
+    s->out_total = s->out_total - was + now_pending;
+}
+
+static void hold(struct server *s, struct client *c)
+{
+    c->held = 1;
+    c->hprev = NULL;
+    c->hnext = s->held;
+    if (s->held != NULL)
+        s->held->hprev = c;
+    s->held = c;
+}
+
+static void unhold(struct server *s, struct client *c)
+{
+    if (c->hprev != NULL)
+        c->hprev->hnext = c->hnext;
+    else
+        s->held = c->hnext;
+    if (c->hnext != NULL)
+        c->hnext->hprev = c->hprev;
+    c->held = 0;
+    c->hprev = c->hnext = NULL;
+}
+
+/* Closes c's connection at once; its memory goes at the end of the round
+ * (events of this round may still name it). */
 static void drop(struct server *s, struct client *c)
 {
+    if (c->dead)
+        return;
+    c->dead = 1;
     epoll_ctl(s->epoll, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
+    s->out_total -= c->out.len - c->out_sent;
     mproc__frames_free(&c->in);
     mproc__wbuf_free(&c->out);
+    c->out_sent = 0;
+    struct timeline *t = timeline_of(s, c);
+    if (t != NULL)
+        timeline_remove(t, c);
+    if (c->held)
+        unhold(s, c);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
         s->clients = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    free(c);
+    s->nclients--;
+    c->next = s->graveyard;
+    s->graveyard = c;
+}
+
+static void bury(struct server *s)
+{
+    while (s->graveyard != NULL) {
+        struct client *c = s->graveyard;
+        s->graveyard = c->next;
+        free(c);
+    }
+}
+
+/* Drops clients whose replies have waited longest until the replies waiting
+ * in total are within the limit; `keep` (whose reply is being queued) last. */
+static void enforce_output_limit(struct server *s, struct client *keep)
+{
+    while (s->out_total > s->output_limit) {
+        struct client *worst = NULL;
+        for (struct client *c = s->clients; c != NULL; c = c->next)
+            if (c != keep && c->out.len > c->out_sent && (worst == NULL || c->stalled < worst->stalled))
+                worst = c;
+        if (worst == NULL)
+            return; /* keep's one reply alone may pass the limit */
+        drop(s, worst);
+    }
 }
 
 static void want_output(struct server *s, struct client *c, int on)
@@ -83,14 +228,14 @@ static void want_output(struct server *s, struct client *c, int on)
     epoll_ctl(s->epoll, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Queues one framed message; writes at once what the socket takes. 0, or
- * -1 when the client must be dropped. */
-static int send_frame(struct server *s, struct client *c, const void *data, size_t len)
+/* Queues one framed message; unless `later`, writes at once what the
+ * socket takes. 0, or -1 when the client must be dropped. */
+static int queue_frame(struct server *s, struct client *c, const void *data, size_t len, int later)
 {
     unsigned char header[MPROC__FRAME_HEADER_MAX];
     size_t hlen = mproc__frame_header(header, len);
     size_t sent = 0;
-    if (c->out.len == c->out_sent) {
+    if (c->out.len == c->out_sent && !later) {
         struct iovec iov[2] = { { header, hlen }, { (void *)data, len } };
         struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
         ssize_t w;
@@ -105,14 +250,25 @@ static int send_frame(struct server *s, struct client *c, const void *data, size
         mproc__wbuf_reset(&c->out);
         c->out_sent = 0;
     }
+    size_t was = c->out.len - c->out_sent;
+    if (was == 0)
+        c->stalled = mproc__monotonic();
     if (sent < hlen)
         mproc__put_raw(&c->out, header + sent, hlen - sent);
     size_t from = sent > hlen ? sent - hlen : 0;
     mproc__put_raw(&c->out, (const unsigned char *)data + from, len - from);
     if (c->out.failed)
         return -1;
-    want_output(s, c, 1);
+    pending_output(s, c, was);
+    if (!later)
+        want_output(s, c, 1);
+    enforce_output_limit(s, c);
     return 0;
+}
+
+static int send_frame(struct server *s, struct client *c, const void *data, size_t len)
+{
+    return queue_frame(s, c, data, len, 0);
 }
 
 static int send_text(struct server *s, struct client *c, const char *text)
@@ -145,8 +301,13 @@ static int handle(struct server *s, struct client *c, const unsigned char *msg, 
     case AWAIT_WELCOME:
         if (!mproc__auth_is_welcome(msg, len))
             return -1;
+        timeline_remove(&s->handshakes, c);
         c->state = READY;
         c->in.max = MPROC__MGR_FRAME_MAX;
+        if (s->idle_timeout > 0) {
+            c->deadline = mproc__monotonic() + s->idle_timeout;
+            timeline_add(&s->idle, c);
+        }
         return 0;
     case READY: {
         int shutdown = 0;
@@ -154,7 +315,18 @@ static int handle(struct server *s, struct client *c, const unsigned char *msg, 
             return -1; /* malformed (or no memory for the reply) */
         if (shutdown)
             s->stop = 1;
-        return send_frame(s, c, s->reply.data, s->reply.len);
+        int later = 0;
+        if (s->journal != NULL && mproc__store_changed(s->store)) {
+            /* the change goes to the journal; its reply waits for the
+             * commit at the end of this round */
+            mproc__journal_add(s->journal, MPROC__JREC_REQUEST, msg, len);
+            hold(s, c);
+            later = 1;
+        }
+        int r = queue_frame(s, c, s->reply.data, s->reply.len, later);
+        if (s->reply.cap > KEEP_BUFFER)
+            mproc__wbuf_free(&s->reply); /* one huge reply should not stay */
+        return r;
     }
     }
     return -1;
@@ -164,7 +336,7 @@ static int handle(struct server *s, struct client *c, const unsigned char *msg, 
  * -1 (dropped). */
 static int serve_buffered(struct server *s, struct client *c)
 {
-    while (!c->writing) {
+    while (!c->writing && !c->held) {
         if (c->closing) {
             drop(s, c); /* its #FAILURE# is out */
             return -1;
@@ -182,6 +354,16 @@ static int serve_buffered(struct server *s, struct client *c)
     return 0;
 }
 
+/* Frees an empty input buffer that grew past what small messages need. */
+static void shrink_input(struct client *c)
+{
+    if (c->in.cap > KEEP_BUFFER && !mproc__frames_pending(&c->in)) {
+        size_t max = c->in.max;
+        mproc__frames_free(&c->in);
+        c->in.max = max;
+    }
+}
+
 static void client_readable(struct server *s, struct client *c)
 {
     ssize_t r = mproc__frames_fill(&c->in, c->fd, MSG_DONTWAIT);
@@ -191,7 +373,13 @@ static void client_readable(struct server *s, struct client *c)
         drop(s, c); /* gone, or a frame over the limit */
         return;
     }
-    serve_buffered(s, c);
+    if (c->state == READY && s->idle_timeout > 0) {
+        c->deadline = mproc__monotonic() + s->idle_timeout;
+        timeline_remove(&s->idle, c);
+        timeline_add(&s->idle, c);
+    }
+    if (serve_buffered(s, c) == 0)
+        shrink_input(c);
 }
 
 static void client_writable(struct server *s, struct client *c)
@@ -207,8 +395,13 @@ static void client_writable(struct server *s, struct client *c)
             return;
         }
         c->out_sent += (size_t)w;
+        s->out_total -= (size_t)w;
+        c->stalled = mproc__monotonic();
     }
-    mproc__wbuf_reset(&c->out);
+    if (c->out.cap > KEEP_BUFFER)
+        mproc__wbuf_free(&c->out);
+    else
+        mproc__wbuf_reset(&c->out);
     c->out_sent = 0;
     if (c->closing) {
         drop(s, c);
@@ -218,12 +411,107 @@ static void client_writable(struct server *s, struct client *c)
     serve_buffered(s, c); /* requests that waited for the output */
 }
 
+/* The round's changes are in the journal: their replies may go. */
+static void release_held(struct server *s)
+{
+    struct client *c = s->held;
+    s->held = NULL;
+    for (struct client *k = c; k != NULL; k = k->hnext)
+        k->held = 0; /* off the list as a whole: a drop leaves the list alone */
+    while (c != NULL) {
+        struct client *next = c->hnext;
+        c->hprev = c->hnext = NULL;
+        if (!c->dead) {
+            client_writable(s, c); /* sends, then serves what waited */
+            if (!c->dead && c->out_sent < c->out.len)
+                want_output(s, c, 1);
+        }
+        c = next;
+    }
+}
+
+/* End of a round: write (and by the policy fsync) the round's changes in
+ * one batch, then let their replies go; compact the journal when due. 0,
+ * or the error that stops the server (the held clients get no reply: their
+ * changes are not acknowledged). */
+static int commit_round(struct server *s)
+{
+    if (s->journal == NULL || !mproc__journal_pending(s->journal))
+        return 0;
+    int r = mproc__journal_commit(s->journal);
+    if (r != 0) {
+        while (s->held != NULL)
+            drop(s, s->held);
+        if (s->o->on_error != NULL)
+            s->o->on_error(r, "writing the journal", s->o->arg);
+        return r;
+    }
+    release_held(s);
+    if (!mproc__journal_pending(s->journal)) {
+        int e = mproc__journal_maybe_rewrite(s->journal, s->store, 0);
+        if (e != 0 && s->o->on_error != NULL)
+            s->o->on_error(e, "compacting the journal (the journal stays as it was)", s->o->arg);
+    }
+    return 0;
+}
+
+static void pause_listener(struct server *s)
+{
+    epoll_ctl(s->epoll, EPOLL_CTL_DEL, mproc__listener_fd(s->listener), NULL);
+    s->paused_until = mproc__monotonic() + ACCEPT_BACKOFF;
+}
+
+/* Out of descriptors: push out the oldest silent handshake, or accept with
+ * the reserve descriptor and close at once (the caller learns at once that
+ * it is refused), or, with neither, rest the listener a while. Never leave
+ * the listener readable with nothing done about it: that spins the loop. */
+static int out_of_descriptors(struct server *s)
+{
+    if (s->handshakes.head != NULL) {
+        drop(s, s->handshakes.head);
+        return 1; /* try again with the descriptor it freed */
+    }
+    if (s->reserve >= 0) {
+        close(s->reserve);
+        int fd = accept4(mproc__listener_fd(s->listener), NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        s->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            return 1;
+    }
+    pause_listener(s);
+    return 0;
+}
+
+/* Whether the peer of a keyless Unix socket is of our own uid. */
+static int peer_allowed(struct server *s, int fd)
+{
+    if (!s->peer_uid_check)
+        return 1;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return 0;
+    return cred.uid == geteuid();
+}
+
 static void accept_clients(struct server *s)
 {
     for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
         int fd = accept4(mproc__listener_fd(s->listener), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0)
-            return; /* EAGAIN, or out of descriptors: try at the next event */
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) &&
+                out_of_descriptors(s))
+                continue;
+            return; /* EAGAIN: all taken */
+        }
+        if (s->nclients >= s->max_clients || !peer_allowed(s, fd)) {
+            close(fd); /* refused at once: the client sees the connection end */
+            continue;
+        }
         struct client *c = calloc(1, sizeof *c);
         if (c == NULL) {
             close(fd);
@@ -234,7 +522,6 @@ static void accept_clients(struct server *s)
         c->state = s->o->key != NULL ? AWAIT_ANSWER : READY;
         if (c->state == READY)
             c->in.max = MPROC__MGR_FRAME_MAX;
-        c->deadline = mproc__monotonic() + s->handshake_timeout;
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
         if (epoll_ctl(s->epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
             close(fd);
@@ -245,6 +532,17 @@ static void accept_clients(struct server *s)
         if (c->next != NULL)
             c->next->prev = c;
         s->clients = c;
+        s->nclients++;
+        if (c->state != READY) {
+            /* too many still authenticating: the oldest has had longest */
+            if (s->handshakes.n >= s->max_handshakes)
+                drop(s, s->handshakes.head);
+            c->deadline = mproc__monotonic() + s->handshake_timeout;
+            timeline_add(&s->handshakes, c);
+        } else if (s->idle_timeout > 0) {
+            c->deadline = mproc__monotonic() + s->idle_timeout;
+            timeline_add(&s->idle, c);
+        }
         if (c->state == AWAIT_ANSWER &&
             (mproc__auth_challenge(c->challenge, &c->challenge_len) != 0 ||
              send_frame(s, c, c->challenge, c->challenge_len) != 0))
@@ -252,37 +550,45 @@ static void accept_clients(struct server *s)
     }
 }
 
-/* Drops clients whose handshake ran out of time; the milliseconds until the
- * next such deadline (-1: none). */
-static int expire_handshakes(struct server *s)
+/* Drops the clients whose deadline passed on one timeline (only its head
+ * needs a look: it is ordered by deadline); the earliest deadline left, or
+ * -1. */
+static double expire(struct server *s, struct timeline *t, double now)
 {
-    double now = mproc__monotonic(), next = -1;
-    struct client *c = s->clients;
-    while (c != NULL) {
-        struct client *following = c->next;
-        if (c->state != READY) {
-            if (now >= c->deadline)
-                drop(s, c);
-            else if (next < 0 || c->deadline < next)
-                next = c->deadline;
-        }
-        c = following;
-    }
+    while (t->head != NULL && now >= t->head->deadline)
+        drop(s, t->head);
+    return t->head != NULL ? t->head->deadline : -1;
+}
+
+/* Drops clients whose handshake (or idle time) ran out; the milliseconds
+ * until the next such deadline (-1: none). */
+static int expire_clients(struct server *s)
+{
+    double now = mproc__monotonic();
+    double next = expire(s, &s->handshakes, now);
+    double idle = expire(s, &s->idle, now);
+    if (idle >= 0 && (next < 0 || idle < next))
+        next = idle;
+    if (s->paused_until > 0 && (next < 0 || s->paused_until < next))
+        next = s->paused_until;
     return next < 0 ? -1 : (int)((next - now) * 1000.0) + 1;
 }
 
 /* ---- snapshots ---- */
 
+/* Writes the snapshot: to a fresh file of an unpredictable name beside it
+ * (created exclusively, never through a symlink), fsynced, renamed over
+ * it, the directory fsynced: a crash leaves the old one or the new one. */
 static int save_snapshot(struct server *s)
 {
     const char *path = s->o->snapshot;
     mproc__wbuf_t data = { 0 };
     int r = mproc__store_save(s->store, &data);
     char tmp[4096];
-    if (r == 0 && (size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+    if (r == 0 && (size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp)
         r = MPROC_EINVAL;
     int fd = -1;
-    if (r == 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+    if (r == 0 && (fd = mkostemp(tmp, O_CLOEXEC)) < 0)
         r = mproc__errno(errno);
     for (size_t done = 0; r == 0 && done < data.len;) {
         ssize_t w = write(fd, data.data + done, data.len - done);
@@ -297,12 +603,45 @@ static int save_snapshot(struct server *s)
         close(fd);
     if (r == 0 && rename(tmp, path) != 0)
         r = mproc__errno(errno);
+    if (r == 0) {
+        char dir[4096];
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path),
+                 slash == NULL ? "." : path);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) != 0)
+            r = mproc__errno(errno);
+        if (dfd >= 0)
+            close(dfd);
+    }
     if (r != 0 && fd >= 0)
         unlink(tmp);
     mproc__wbuf_free(&data);
     if (r != 0 && s->o->on_error != NULL)
         s->o->on_error(r, "saving the snapshot", s->o->arg);
     return r;
+}
+
+/* SIGUSR1: the snapshot is written by a forked child, which has the data
+ * as of now (copy-on-write), as Redis's BGSAVE does: the clients never wait
+ * for the disk. One at a time. */
+static void save_snapshot_in_background(struct server *s)
+{
+    if (s->saver > 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(save_snapshot(s) == 0 ? 0 : 1);
+    if (pid < 0)
+        save_snapshot(s); /* no process to spare: in the loop, then */
+    else
+        s->saver = pid;
+}
+
+static void reap_saver(struct server *s, int wait)
+{
+    if (s->saver > 0 && waitpid(s->saver, NULL, wait ? 0 : WNOHANG) == s->saver)
+        s->saver = 0;
 }
 
 static int load_snapshot(struct server *s)
@@ -332,7 +671,13 @@ static void handle_signals(struct server *s)
     while (read(s->signals, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGUSR1) {
             if (s->o->snapshot != NULL)
-                save_snapshot(s);
+                save_snapshot_in_background(s);
+        } else if (si.ssi_signo == SIGUSR2) {
+            if (s->journal != NULL && !mproc__journal_pending(s->journal)) {
+                int r = mproc__journal_maybe_rewrite(s->journal, s->store, 1);
+                if (r != 0 && s->o->on_error != NULL)
+                    s->o->on_error(r, "compacting the journal (the journal stays as it was)", s->o->arg);
+            }
         } else {
             s->stop = 1;
         }
@@ -360,14 +705,36 @@ static int start(struct server *s, const char **what)
     if ((s->store = mproc__store_new()) == NULL)
         return MPROC_ENOMEM;
     int r;
+    /* With a journal, the journal is the truth: the snapshot file is read
+     * only to begin a journal that does not exist yet (or is empty). */
+    struct stat st;
+    int fresh = o->journal == NULL || stat(o->journal, &st) != 0 || st.st_size == 0;
     *what = "loading the snapshot";
-    if (o->snapshot != NULL && (r = load_snapshot(s)) != 0)
+    if (o->snapshot != NULL && fresh && (r = load_snapshot(s)) != 0)
         return r;
+    if (o->journal != NULL) {
+        snprintf(s->msg, sizeof s->msg, "loading the journal %s", o->journal);
+        *what = s->msg;
+        r = mproc__journal_open(&s->journal, o->journal, o->fsync, o->rewrite_min, s->store, s->msg,
+                                sizeof s->msg);
+        if (r != 0)
+            return r;
+    }
+    mproc__store_set_limit(s->store, o->max_memory);
     *what = "listening";
     if ((r = mproc_listener_create(&s->listener, o->address, NULL, 0)) != 0)
         return r;
     *what = "starting";
-    fcntl(mproc__listener_fd(s->listener), F_SETFL, O_NONBLOCK);
+    int lfd = mproc__listener_fd(s->listener);
+    fcntl(lfd, F_SETFL, O_NONBLOCK);
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof sa;
+    if (getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0)
+        return mproc__errno(errno);
+    /* without a key, a Unix socket is for our own user only, whatever the
+     * mode of its file (an abstract one has none) */
+    s->peer_uid_check = o->key == NULL && sa.ss_family == AF_UNIX;
+    s->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if ((s->epoll = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return mproc__errno(errno);
     if (add_watch(s->epoll, mproc__listener_fd(s->listener), &tag_listener) != 0)
@@ -382,10 +749,12 @@ static int start(struct server *s, const char **what)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     if (!forked)
         sigaddset(&set, SIGINT);
     signal(SIGTERM, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
+    signal(SIGUSR2, SIG_DFL);
     signal(SIGINT, forked ? SIG_IGN : SIG_DFL);
     sigprocmask(SIG_BLOCK, &set, NULL);
     s->signals = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -399,8 +768,12 @@ static int start(struct server *s, const char **what)
 
 int mproc__manager_serve(const struct mproc__server_opts *o)
 {
-    struct server s = { .o = o, .epoll = -1, .watch = -1, .signals = -1 };
+    struct server s = { .o = o, .epoll = -1, .watch = -1, .signals = -1, .reserve = -1 };
     s.handshake_timeout = o->handshake_timeout > 0 ? o->handshake_timeout : DEFAULT_HANDSHAKE_TIMEOUT;
+    s.idle_timeout = o->idle_timeout > 0 ? o->idle_timeout : 0;
+    s.max_clients = o->max_clients > 0 ? o->max_clients : DEFAULT_MAX_CLIENTS;
+    s.max_handshakes = o->max_handshakes > 0 ? o->max_handshakes : DEFAULT_MAX_HANDSHAKES;
+    s.output_limit = o->output_limit > 0 ? o->output_limit : DEFAULT_OUTPUT_LIMIT;
     const char *what = "starting";
     int r = start(&s, &what);
     if (r != 0) {
@@ -416,11 +789,17 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
     unsigned spin_skip = 0;
     double busy_until = 0;
     while (r == 0 && !s.stop) {
-        int wait_ms = expire_handshakes(&s);
+        if (s.paused_until > 0 && mproc__monotonic() >= s.paused_until) {
+            s.paused_until = 0;
+            add_watch(s.epoll, mproc__listener_fd(s.listener), &tag_listener);
+        }
+        int wait_ms = expire_clients(&s);
         if (o->watch_pid > 0 && s.watch < 0 && (wait_ms < 0 || wait_ms > 1000))
             wait_ms = 1000; /* no pidfd: look at the starter every second */
         int polling = busy_until > 0;
-        if (polling && mproc__monotonic() < busy_until) {
+        if (s.held != NULL) {
+            wait_ms = 0; /* replies wait for a commit: no sleeping */
+        } else if (polling && mproc__monotonic() < busy_until) {
             wait_ms = 0;
         } else if (polling) {
             busy_until = 0; /* the poll came up empty: sleep, and skip a few */
@@ -436,6 +815,7 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
         }
         if (o->watch_pid > 0 && s.watch < 0 && starter_gone(o->watch_pid))
             s.stop = 1;
+        reap_saver(&s, 0);
         for (int i = 0; i < n; i++) {
             void *tag = ev[i].data.ptr;
             if (tag == &tag_listener)
@@ -444,11 +824,16 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
                 s.stop = 1;
             else if (tag == &tag_signals)
                 handle_signals(&s);
+            else if (((struct client *)tag)->dead)
+                continue; /* dropped earlier in this round */
             else if (ev[i].events & EPOLLOUT)
                 client_writable(&s, tag);
             else
-                client_readable(&s, tag); /* (a client is dropped only while its own event is handled) */
+                client_readable(&s, tag);
         }
+        if ((r = commit_round(&s)) == 0 && s.journal != NULL && mproc__journal_pending(s.journal))
+            r = commit_round(&s); /* requests the released replies let through */
+        bury(&s);
     }
     /* Give the last replies (a SHUTDOWN's own) a chance to leave. */
     while (s.clients != NULL) {
@@ -457,8 +842,13 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
         if (s.clients != NULL)
             drop(&s, s.clients);
     }
+    bury(&s);
+    if (s.reserve >= 0)
+        close(s.reserve);
+    reap_saver(&s, 1);
     if (r == 0 && o->snapshot != NULL)
         r = save_snapshot(&s);
+    mproc__journal_close(s.journal);
     if (s.listener != NULL)
         mproc_listener_close(s.listener);
     if (s.epoll >= 0)

@@ -14,6 +14,15 @@ struct mproc__server_opts {
                                      none (then the loop looks at watch_pid every second) */
     const char *snapshot;         /* load at start, save at stop and on SIGUSR1; NULL: none */
     double handshake_timeout;     /* seconds a client has to authenticate; 0: 10 */
+    size_t max_memory;            /* bytes of names, keys and values held; 0: no limit */
+    unsigned max_clients;         /* connections at once; 0: 1024 (one more is refused at once) */
+    unsigned max_handshakes;      /* connections still authenticating; 0: 64 (the oldest goes) */
+    size_t output_limit;          /* bytes of replies waiting for clients that do not read them,
+                                     beyond the one reply being sent; 0: 64 MiB */
+    double idle_timeout;          /* seconds an authenticated client may stay silent; 0: forever */
+    const char *journal;          /* append-only journal (journal.h); NULL: none */
+    int fsync;                    /* MPROC_FSYNC_* */
+    size_t rewrite_min;           /* journal bytes before compaction is considered; 0: 16 MiB */
     /* Called once: listening at address, or failed to start. */
     void (*on_ready)(const char *address, void *arg);
     void (*on_error)(int err, const char *what, void *arg);

@@ -1,7 +1,12 @@
 /* The Manager's data and the execution of requests (docs/manager-protocol.md).
  *
  * A request is decoded whole and checked against the limits before anything
- * is touched, so a malformed one changes nothing. */
+ * is touched, so a malformed one changes nothing. Every request is
+ * all-or-nothing: what can fail (an allocation, the memory quota) is done
+ * before the first change, or the changes made are undone (DICT_UPDATE,
+ * LIST_EXTEND), and a reply that carries data has its room reserved before
+ * the change it reports (POP). The bytes held are counted (names, keys,
+ * values, by length) for max_memory. */
 #include "manager/server/store.h"
 
 #include "manager/byte_table.h"
@@ -25,7 +30,32 @@ struct object {
 
 struct mproc__store {
     mproc__table_t names; /* name -> struct object *, in value.data */
+    size_t used;          /* bytes of names, keys and values held */
+    size_t max;           /* 0: no limit */
+    int changed;          /* the last request changed something */
+    int noop;             /* set by an operation that turned out to change nothing */
 };
+
+/* Whether growing by delta bytes stays within the quota. */
+static int fits(const mproc__store_t *s, size_t delta)
+{
+    return s->max == 0 || (s->used <= s->max && delta <= s->max - s->used);
+}
+
+void mproc__store_set_limit(mproc__store_t *s, size_t max_memory)
+{
+    s->max = max_memory;
+}
+
+size_t mproc__store_used(const mproc__store_t *s)
+{
+    return s->used;
+}
+
+int mproc__store_changed(const mproc__store_t *s)
+{
+    return s->changed;
+}
 
 static void object_free(void *p)
 {
@@ -41,20 +71,21 @@ static void object_free(void *p)
 
 mproc__store_t *mproc__store_new(void)
 {
-    return calloc(1, sizeof(mproc__store_t));
+    return mproc__mgr_calloc(1, sizeof(mproc__store_t));
 }
 
 void mproc__store_free(mproc__store_t *s)
 {
     if (s == NULL)
         return;
-    mproc__table_clear(&s->names, object_free);
+    mproc__store_clear(s);
     free(s);
 }
 
-/* The object called name, created as `kind` if missing. NULL with *err set:
- * MPROC_ETYPE (the other kind), MPROC_ENOMEM. */
-static struct object *object_for(mproc__store_t *s, mproc_buf_t name, int kind, int *err)
+/* The object called name, created as `kind` if missing (*created set).
+ * NULL with *err set: MPROC_ETYPE (the other kind), MPROC_ENOMEM (no memory,
+ * or the name would pass the quota). */
+static struct object *object_for(mproc__store_t *s, mproc_buf_t name, int kind, int *err, int *created)
 {
     int64_t pos = mproc__table_find(&s->names, name.data, name.len);
     if (pos >= 0) {
@@ -65,7 +96,11 @@ static struct object *object_for(mproc__store_t *s, mproc_buf_t name, int kind, 
         }
         return o;
     }
-    struct object *o = calloc(1, sizeof *o);
+    if (!fits(s, name.len)) {
+        *err = MPROC_ENOMEM;
+        return NULL;
+    }
+    struct object *o = mproc__mgr_calloc(1, sizeof *o);
     if (o == NULL) {
         *err = MPROC_ENOMEM;
         return NULL;
@@ -76,7 +111,21 @@ static struct object *object_for(mproc__store_t *s, mproc_buf_t name, int kind, 
         *err = MPROC_ENOMEM; /* o was freed with the value */
         return NULL;
     }
+    s->used += name.len;
+    *created = 1;
     return o;
+}
+
+/* Removes an object made by a request that then failed. */
+static void object_remove(mproc__store_t *s, mproc_buf_t name)
+{
+    int64_t pos = mproc__table_find(&s->names, name.data, name.len);
+    if (pos < 0)
+        return;
+    mproc_buf_t value;
+    mproc__table_remove(&s->names, pos, &value);
+    object_free(value.data);
+    s->used -= name.len;
 }
 
 /* ---- decoding ---- */
@@ -200,7 +249,35 @@ static int parse_decimal(const unsigned char *p, size_t n, int64_t *out)
     return 0;
 }
 
-static int dict_incr(mproc__table_t *d, const struct request *q, mproc__wbuf_t *out)
+/* Sets key to a copy of v, within the quota. Nothing changed on failure. */
+static int dict_store(mproc__store_t *s, mproc__table_t *d, mproc_buf_t key, const void *v, size_t vlen)
+{
+    int64_t pos = mproc__table_find(d, key.data, key.len);
+    size_t old = pos >= 0 ? d->entries[pos].value.len : 0;
+    if (vlen > old && !fits(s, (pos >= 0 ? 0 : key.len) + (vlen - old)))
+        return MPROC_ENOMEM;
+    mproc_buf_t value = mproc__buf_copy(v, vlen);
+    if (value.data == NULL)
+        return MPROC_ENOMEM;
+    if (pos >= 0) {
+        free(d->entries[pos].value.data); /* in place: nothing left to fail */
+        d->entries[pos].value = value;
+        s->used = s->used - old + vlen;
+        return 0;
+    }
+    if (mproc__table_set(d, key.data, key.len, value) < 0)
+        return MPROC_ENOMEM; /* value freed, the table as it was */
+    s->used += key.len + vlen;
+    return 0;
+}
+
+static void dict_remove_at(mproc__store_t *s, mproc__table_t *d, int64_t pos)
+{
+    s->used -= d->entries[pos].key.len + d->entries[pos].value.len;
+    mproc__table_remove(d, pos, NULL);
+}
+
+static int dict_incr(mproc__store_t *s, mproc__table_t *d, const struct request *q, mproc__wbuf_t *out)
 {
     int64_t pos = mproc__table_find(d, q->key.data, q->key.len), v = 0;
     if (pos >= 0) {
@@ -213,26 +290,89 @@ static int dict_incr(mproc__table_t *d, const struct request *q, mproc__wbuf_t *
         return MPROC_EOVERFLOW;
     char text[24];
     int n = snprintf(text, sizeof text, "%lld", (long long)v);
-    mproc_buf_t value = mproc__buf_copy(text, (size_t)n);
-    if (value.data == NULL || mproc__table_set(d, q->key.data, q->key.len, value) < 0)
+    if (out != NULL && mproc__wbuf_reserve(out, 8) != 0)
         return MPROC_ENOMEM;
-    mproc__put_u64(out, (uint64_t)v);
-    return 0;
+    int r = dict_store(s, d, q->key, text, (size_t)n);
+    if (r == 0 && out != NULL)
+        mproc__put_u64(out, (uint64_t)v);
+    return r;
+}
+
+/* What DICT_UPDATE needs to undo one item. */
+struct undo {
+    mproc_buf_t key;
+    mproc_buf_t old; /* the value replaced; data NULL: the key was new */
+};
+
+/* Applies every item or none: each change is recorded, and on a failure
+ * the recorded ones are undone in reverse order (which frees nothing the
+ * table still needs and allocates nothing). */
+static int dict_update(mproc__store_t *s, mproc__table_t *d, const struct request *q)
+{
+    if (q->count == 0)
+        return 0;
+    struct undo *log = mproc__mgr_malloc(q->count * sizeof *log);
+    if (log == NULL)
+        return MPROC_ENOMEM;
+    mproc__rbuf_t r = q->sequence;
+    uint32_t done = 0;
+    int err = 0;
+    for (; done < q->count; done++) {
+        mproc_buf_t key = mproc__get_bytes(&r, MPROC__MGR_KEY_MAX);
+        mproc_buf_t v = mproc__get_bytes(&r, MPROC__MGR_VALUE_MAX);
+        int64_t pos = mproc__table_find(d, key.data, key.len);
+        size_t old = pos >= 0 ? d->entries[pos].value.len : 0;
+        if (v.len > old && !fits(s, (pos >= 0 ? 0 : key.len) + (v.len - old))) {
+            err = MPROC_ENOMEM;
+            break;
+        }
+        mproc_buf_t value = mproc__buf_copy(v.data, v.len);
+        if (value.data == NULL) {
+            err = MPROC_ENOMEM;
+            break;
+        }
+        log[done].key = key;
+        if (pos >= 0) {
+            log[done].old = d->entries[pos].value;
+            d->entries[pos].value = value;
+            s->used = s->used - old + v.len;
+        } else {
+            log[done].old = (mproc_buf_t){ NULL, 0 };
+            if (mproc__table_set(d, key.data, key.len, value) < 0) {
+                err = MPROC_ENOMEM;
+                break;
+            }
+            s->used += key.len + v.len;
+        }
+    }
+    for (uint32_t i = done; i-- > 0;) {
+        if (err == 0) {
+            free(log[i].old.data); /* kept: the values replaced go now */
+            continue;
+        }
+        int64_t pos = mproc__table_find(d, log[i].key.data, log[i].key.len);
+        if (log[i].old.data == NULL) {
+            dict_remove_at(s, d, pos);
+        } else {
+            mproc__entry_t *e = &d->entries[pos];
+            s->used = s->used - e->value.len + log[i].old.len;
+            free(e->value.data);
+            e->value = log[i].old;
+        }
+    }
+    free(log);
+    return err;
 }
 
 /* Executes a dict operation; results go to out after the status. */
-static int dict_op(mproc__table_t *d, const struct request *q, mproc__wbuf_t *out)
+static int dict_op(mproc__store_t *s, mproc__table_t *d, const struct request *q, mproc__wbuf_t *out)
 {
     int64_t pos;
     switch (q->op) {
     case MPROC__OP_DICT_OPEN:
         return 0;
-    case MPROC__OP_DICT_SET: {
-        mproc_buf_t value = mproc__buf_copy(q->value.data, q->value.len);
-        if (value.data == NULL || mproc__table_set(d, q->key.data, q->key.len, value) < 0)
-            return MPROC_ENOMEM;
-        return 0;
-    }
+    case MPROC__OP_DICT_SET:
+        return dict_store(s, d, q->key, q->value.data, q->value.len);
     case MPROC__OP_DICT_GET:
         pos = mproc__table_find(d, q->key.data, q->key.len);
         if (pos < 0)
@@ -244,11 +384,13 @@ static int dict_op(mproc__table_t *d, const struct request *q, mproc__wbuf_t *ou
         pos = mproc__table_find(d, q->key.data, q->key.len);
         if (pos < 0)
             return MPROC_EKEY;
-        mproc_buf_t value;
-        mproc__table_remove(d, pos, &value);
-        if (q->op == MPROC__OP_DICT_POP)
-            mproc__put_bytes(out, value.data, value.len);
-        free(value.data);
+        if (q->op == MPROC__OP_DICT_POP) {
+            /* the reply's room first: the value must not go without it */
+            if (mproc__wbuf_reserve(out, 4 + d->entries[pos].value.len) != 0)
+                return MPROC_ENOMEM;
+            mproc__put_bytes(out, d->entries[pos].value.data, d->entries[pos].value.len);
+        }
+        dict_remove_at(s, d, pos);
         return 0;
     }
     case MPROC__OP_DICT_CONTAINS:
@@ -257,14 +399,19 @@ static int dict_op(mproc__table_t *d, const struct request *q, mproc__wbuf_t *ou
     case MPROC__OP_DICT_SETDEFAULT:
         pos = mproc__table_find(d, q->key.data, q->key.len);
         if (pos < 0) {
-            mproc_buf_t value = mproc__buf_copy(q->value.data, q->value.len);
-            if (value.data == NULL || (pos = mproc__table_set(d, q->key.data, q->key.len, value)) < 0)
+            if (mproc__wbuf_reserve(out, 4 + q->value.len) != 0)
                 return MPROC_ENOMEM;
+            int r = dict_store(s, d, q->key, q->value.data, q->value.len);
+            if (r != 0)
+                return r;
+            pos = mproc__table_find(d, q->key.data, q->key.len);
+        } else {
+            s->noop = 1; /* found: nothing changed, nothing to journal */
         }
         mproc__put_bytes(out, d->entries[pos].value.data, d->entries[pos].value.len);
         return 0;
     case MPROC__OP_DICT_INCR:
-        return dict_incr(d, q, out);
+        return dict_incr(s, d, q, out);
     case MPROC__OP_DICT_LEN:
         mproc__put_u64(out, d->live);
         return 0;
@@ -280,18 +427,12 @@ static int dict_op(mproc__table_t *d, const struct request *q, mproc__wbuf_t *ou
                 mproc__put_bytes(out, e->value.data, e->value.len);
         }
         return 0;
-    case MPROC__OP_DICT_UPDATE: {
-        mproc__rbuf_t r = q->sequence;
-        for (uint32_t i = 0; i < q->count; i++) {
-            mproc_buf_t key = mproc__get_bytes(&r, MPROC__MGR_KEY_MAX);
-            mproc_buf_t v = mproc__get_bytes(&r, MPROC__MGR_VALUE_MAX);
-            mproc_buf_t value = mproc__buf_copy(v.data, v.len);
-            if (value.data == NULL || mproc__table_set(d, key.data, key.len, value) < 0)
-                return MPROC_ENOMEM;
-        }
-        return 0;
-    }
+    case MPROC__OP_DICT_UPDATE:
+        return dict_update(s, d, q);
     case MPROC__OP_DICT_CLEAR:
+        for (size_t i = 0; i < d->used; i++)
+            if (d->entries[i].key.data != NULL)
+                s->used -= d->entries[i].key.len + d->entries[i].value.len;
         mproc__table_clear(d, NULL);
         return 0;
     }
@@ -305,9 +446,12 @@ static int list_reserve(struct list *l, size_t more)
     if (l->cap - l->n >= more)
         return 0;
     size_t cap = l->cap ? l->cap : 8;
-    while (cap - l->n < more)
+    while (cap - l->n < more) {
+        if (cap > SIZE_MAX / 2 / sizeof *l->items)
+            return MPROC_ENOMEM;
         cap *= 2;
-    mproc_buf_t *grown = realloc(l->items, cap * sizeof *grown);
+    }
+    mproc_buf_t *grown = mproc__mgr_realloc(l->items, cap * sizeof *grown);
     if (grown == NULL)
         return MPROC_ENOMEM;
     l->items = grown;
@@ -315,8 +459,10 @@ static int list_reserve(struct list *l, size_t more)
     return 0;
 }
 
-static int list_insert_at(struct list *l, size_t i, const mproc_buf_t *v)
+static int list_insert_at(mproc__store_t *s, struct list *l, size_t i, const mproc_buf_t *v)
 {
+    if (!fits(s, v->len))
+        return MPROC_ENOMEM;
     mproc_buf_t copy = mproc__buf_copy(v->data, v->len);
     if (copy.data == NULL || list_reserve(l, 1) != 0) {
         free(copy.data);
@@ -325,6 +471,33 @@ static int list_insert_at(struct list *l, size_t i, const mproc_buf_t *v)
     memmove(&l->items[i + 1], &l->items[i], (l->n - i) * sizeof *l->items);
     l->items[i] = copy;
     l->n++;
+    s->used += v->len;
+    return 0;
+}
+
+/* Appends every value or none: the room and the quota first, then copies;
+ * a copy that fails takes the ones made before it back out. */
+static int list_extend(mproc__store_t *s, struct list *l, const struct request *q)
+{
+    mproc__rbuf_t in = q->sequence;
+    size_t bytes = 0;
+    for (uint32_t k = 0; k < q->count; k++)
+        bytes += mproc__get_bytes(&in, MPROC__MGR_VALUE_MAX).len; /* a frame's worth at most */
+    if (!fits(s, bytes) || list_reserve(l, q->count) != 0)
+        return MPROC_ENOMEM;
+    size_t was = l->n;
+    in = q->sequence;
+    for (uint32_t k = 0; k < q->count; k++) {
+        mproc_buf_t v = mproc__get_bytes(&in, MPROC__MGR_VALUE_MAX);
+        mproc_buf_t copy = mproc__buf_copy(v.data, v.len);
+        if (copy.data == NULL) {
+            while (l->n > was)
+                free(l->items[--l->n].data);
+            return MPROC_ENOMEM;
+        }
+        l->items[l->n++] = copy;
+    }
+    s->used += bytes;
     return 0;
 }
 
@@ -358,7 +531,7 @@ static int64_t list_find(const struct list *l, const mproc_buf_t *v)
     return -1;
 }
 
-static int list_op(struct list *l, const struct request *q, mproc__wbuf_t *out)
+static int list_op(mproc__store_t *s, struct list *l, const struct request *q, mproc__wbuf_t *out)
 {
     size_t i;
     int64_t found;
@@ -367,18 +540,9 @@ static int list_op(struct list *l, const struct request *q, mproc__wbuf_t *out)
     case MPROC__OP_LIST_OPEN:
         return 0;
     case MPROC__OP_LIST_APPEND:
-        return list_insert_at(l, l->n, &q->value);
-    case MPROC__OP_LIST_EXTEND: {
-        if (list_reserve(l, q->count) != 0)
-            return MPROC_ENOMEM;
-        mproc__rbuf_t in = q->sequence;
-        for (uint32_t k = 0; k < q->count; k++) {
-            mproc_buf_t v = mproc__get_bytes(&in, MPROC__MGR_VALUE_MAX);
-            if ((r = list_insert_at(l, l->n, &v)) != 0)
-                return r;
-        }
-        return 0;
-    }
+        return list_insert_at(s, l, l->n, &q->value);
+    case MPROC__OP_LIST_EXTEND:
+        return list_extend(s, l, q);
     case MPROC__OP_LIST_GET:
         if ((r = list_position(l, q->a, &i)) != 0)
             return r;
@@ -387,18 +551,25 @@ static int list_op(struct list *l, const struct request *q, mproc__wbuf_t *out)
     case MPROC__OP_LIST_SET: {
         if ((r = list_position(l, q->a, &i)) != 0)
             return r;
+        size_t old = l->items[i].len;
+        if (q->value.len > old && !fits(s, q->value.len - old))
+            return MPROC_ENOMEM;
         mproc_buf_t copy = mproc__buf_copy(q->value.data, q->value.len);
         if (copy.data == NULL)
             return MPROC_ENOMEM;
         free(l->items[i].data);
         l->items[i] = copy;
+        s->used = s->used - old + q->value.len;
         return 0;
     }
     case MPROC__OP_LIST_INSERT:
-        return list_insert_at(l, list_clamp(l, q->a), &q->value);
+        return list_insert_at(s, l, list_clamp(l, q->a), &q->value);
     case MPROC__OP_LIST_POP:
         if ((r = list_position(l, q->a, &i)) != 0)
             return r;
+        /* the reply's room first: the value must not go without it */
+        if (mproc__wbuf_reserve(out, 4 + l->items[i].len) != 0)
+            return MPROC_ENOMEM;
         mproc__put_bytes(out, l->items[i].data, l->items[i].len);
         goto remove;
     case MPROC__OP_LIST_REMOVE:
@@ -411,6 +582,7 @@ static int list_op(struct list *l, const struct request *q, mproc__wbuf_t *out)
             return 0;
         }
     remove:
+        s->used -= l->items[i].len;
         free(l->items[i].data);
         memmove(&l->items[i], &l->items[i + 1], (l->n - i - 1) * sizeof *l->items);
         l->n--;
@@ -428,12 +600,36 @@ static int list_op(struct list *l, const struct request *q, mproc__wbuf_t *out)
         return 0;
     }
     case MPROC__OP_LIST_CLEAR:
-        for (i = 0; i < l->n; i++)
+        for (i = 0; i < l->n; i++) {
+            s->used -= l->items[i].len;
             free(l->items[i].data);
+        }
         l->n = 0;
         return 0;
     }
     return MPROC_EPROTO;
+}
+
+/* Whether a successful op of this kind changes the data. */
+static int op_changes(unsigned op)
+{
+    switch (op) {
+    case MPROC__OP_DICT_SET:
+    case MPROC__OP_DICT_DEL:
+    case MPROC__OP_DICT_POP:
+    case MPROC__OP_DICT_SETDEFAULT:
+    case MPROC__OP_DICT_INCR:
+    case MPROC__OP_DICT_UPDATE:
+    case MPROC__OP_DICT_CLEAR:
+    case MPROC__OP_LIST_APPEND:
+    case MPROC__OP_LIST_EXTEND:
+    case MPROC__OP_LIST_SET:
+    case MPROC__OP_LIST_INSERT:
+    case MPROC__OP_LIST_POP:
+    case MPROC__OP_LIST_REMOVE:
+    case MPROC__OP_LIST_CLEAR: return 1;
+    default: return 0;
+    }
 }
 
 /* ---- requests ---- */
@@ -442,24 +638,37 @@ int mproc__store_execute(mproc__store_t *s, const unsigned char *req, size_t len
                          int *shutdown)
 {
     struct request q;
+    s->changed = 0;
     if (decode(req, len, &q) != 0)
         return MPROC_EPROTO;
     mproc__wbuf_reset(out);
     mproc__put_u8(out, MPROC__MGR_VERSION);
     mproc__put_u32(out, 0); /* the status, patched below */
-    int status = 0;
+    if (out->failed)
+        return MPROC_ENOMEM; /* not even room for a status */
+    int status = 0, created = 0;
     if (q.op == MPROC__OP_SHUTDOWN)
         *shutdown = 1;
     if (q.op >= MPROC__OP_DICT_OPEN) {
         int kind = q.op >= MPROC__OP_LIST_OPEN ? KIND_LIST : KIND_DICT;
-        struct object *o = object_for(s, q.name, kind, &status);
+        struct object *o = object_for(s, q.name, kind, &status, &created);
+        s->noop = 0;
         if (o != NULL)
-            status = kind == KIND_DICT ? dict_op(&o->dict, &q, out) : list_op(&o->list, &q, out);
+            status = kind == KIND_DICT ? dict_op(s, &o->dict, &q, out) : list_op(s, &o->list, &q, out);
+        if (status == 0 && out->failed)
+            status = MPROC_ENOMEM; /* a reply of data only (the changes reserved theirs) */
+        if (status != 0 && created) {
+            object_remove(s, q.name); /* all or nothing: the name too */
+            created = 0;
+        }
+        s->changed = created || (status == 0 && op_changes(q.op) && !s->noop);
     }
-    if (status != 0)
+    if (status != 0) {
+        out->failed = 0;
         out->len = 5; /* an error carries no results */
+    }
     mproc__patch_u32(out, 1, (uint32_t)status);
-    return out->failed ? MPROC_ENOMEM : 0;
+    return 0;
 }
 
 /* ---- snapshots ---- */
@@ -509,8 +718,8 @@ static int load_object(mproc__store_t *s, mproc__rbuf_t *r)
     r->p += n;
     if (mproc__table_find(&s->names, name.data, name.len) >= 0)
         return MPROC_EPROTO; /* a name twice */
-    int err = 0;
-    struct object *o = object_for(s, name, kind, &err);
+    int err = 0, created = 0;
+    struct object *o = object_for(s, name, kind, &err, &created);
     if (o == NULL)
         return err;
     uint32_t count = mproc__get_u32(r);
@@ -521,7 +730,7 @@ static int load_object(mproc__store_t *s, mproc__rbuf_t *r)
         q.value = mproc__get_bytes(r, MPROC__MGR_VALUE_MAX);
         if (r->bad)
             break;
-        int e = kind == KIND_DICT ? dict_op(&o->dict, &q, NULL) : list_op(&o->list, &q, NULL);
+        int e = kind == KIND_DICT ? dict_op(s, &o->dict, &q, NULL) : list_op(s, &o->list, &q, NULL);
         if (e != 0)
             return e;
     }
@@ -535,11 +744,20 @@ int mproc__store_load(mproc__store_t *s, const unsigned char *data, size_t len)
         return MPROC_EPROTO;
     r.p += 8;
     int err = 0;
+    size_t max = s->max;
+    s->max = 0; /* what was held is loaded, whatever the quota now */
     while (err == 0 && r.end - r.p > 8)
         err = load_object(s, &r);
+    s->max = max;
     if (err == 0 && (r.end - r.p != 8 || memcmp(r.p, SNAPSHOT_END, 8) != 0))
         err = MPROC_EPROTO;
     if (err != 0)
-        mproc__table_clear(&s->names, object_free);
+        mproc__store_clear(s);
     return err;
+}
+
+void mproc__store_clear(mproc__store_t *s)
+{
+    mproc__table_clear(&s->names, object_free);
+    s->used = 0;
 }

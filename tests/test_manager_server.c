@@ -1,0 +1,450 @@
+/* The Manager server against hostile and careless clients: a flood of
+ * silent connections under a descriptor limit, the connection cap, other
+ * users on keyless Unix sockets, clients that never read their replies or
+ * announce huge frames, the memory quota, the idle timeout. The server runs
+ * as the `mproc manager` daemon (tools/mproc), limits given on its command
+ * line. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEY "server key"
+
+/* Starts `mproc manager` with args (NULL-terminated, after "manager"),
+ * with at most nofile descriptors (0: as inherited); waits until it
+ * listens. Its pid. */
+static pid_t daemon_start(const char *const *args, rlim_t nofile)
+{
+    const char *tool = getenv("MPROC_TOOL");
+    ck_assert_ptr_nonnull(tool);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        close(p[1]);
+        if (nofile > 0) {
+            struct rlimit rl = { nofile, nofile };
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(126);
+        }
+        const char *argv[32] = { "mproc", "manager" };
+        int n = 2;
+        for (; args[n - 2] != NULL && n < 31; n++)
+            argv[n] = args[n - 2];
+        argv[n] = NULL;
+        execv(tool, (char **)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    char line[256] = "";
+    size_t got = 0;
+    while (got < sizeof line - 1 && strchr(line, '\n') == NULL) {
+        struct pollfd pfd = { p[0], POLLIN, 0 };
+        ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
+        ssize_t r = read(p[0], line + got, sizeof line - 1 - got);
+        ck_assert_int_gt(r, 0);
+        got += (size_t)r;
+        line[got] = '\0';
+    }
+    close(p[0]);
+    ck_assert_ptr_nonnull(strstr(line, "listening on"));
+    return pid;
+}
+
+static void daemon_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(wait_child(pid, 20), 0);
+}
+
+/* A raw connection to a Unix-socket address ("/path" or "@abstract"), or -1. */
+static int raw_connect(const char *address)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    size_t n = strlen(address);
+    if (n >= sizeof sa.sun_path)
+        return -1;
+    memcpy(sa.sun_path, address, n);
+    socklen_t len = sizeof sa;
+    if (address[0] == '@') {
+        sa.sun_path[0] = '\0';
+        len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, len) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* Sends one framed request: op on the object called name (no arguments). */
+static void raw_request(int fd, unsigned op, const char *name)
+{
+    unsigned char m[300];
+    size_t n = strlen(name);
+    put_be32(m, (uint32_t)(4 + n));
+    m[4] = 1; /* the protocol's version */
+    m[5] = (unsigned char)op;
+    m[6] = (unsigned char)(n >> 8);
+    m[7] = (unsigned char)n;
+    memcpy(m + 8, name, n);
+    ck_assert_int_eq(write(fd, m, 8 + n), (ssize_t)(8 + n));
+}
+
+/* A field of /proc/PID/status in kB (VmRSS, VmSize). */
+static long status_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    long kb = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = atol(line + n + 1);
+    fclose(f);
+    ck_assert_int_ge(kb, 0);
+    return kb;
+}
+
+/* The CPU seconds pid has used. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    ck_assert_ptr_nonnull(p);
+    unsigned long utime = 0, stime = 0;
+    /* after ") ": state, then fields 4..13, utime is field 14, stime 15 */
+    ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime), 2);
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void write_key(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(KEY "\n", f);
+    fclose(f);
+}
+
+static void make_dir(char *dir)
+{
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Defect 1: under a 64-descriptor limit, 100 connections that never speak
+ * neither keep a real client out nor spin the server. */
+START_TEST(silent_flood_under_descriptor_limit)
+{
+    char dir[] = "/tmp/mproc-test-flood-XXXXXX", address[128], keyfile[128];
+    make_dir(dir);
+    snprintf(address, sizeof address, "%s/sock", dir);
+    snprintf(keyfile, sizeof keyfile, "%s/key", dir);
+    write_key(keyfile);
+    const char *args[] = { "--listen", address, "--authkey-file", keyfile, NULL };
+    pid_t pid = daemon_start(args, 64);
+    double cpu0 = cpu_seconds(pid), t0 = now();
+    int silent[100];
+    for (int i = 0; i < 100; i++) {
+        silent[i] = raw_connect(address);
+        ck_assert_int_ge(silent[i], 0);
+    }
+    double start = now();
+    mproc_manager_t *m;
+    ck_assert_int_eq(mproc_manager_connect(&m, address, KEY, strlen(KEY)), 0);
+    ck_assert_double_lt(now() - start, 3.0);
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(m, "d", &d), 0);
+    ck_assert_int_eq(mproc_dict_set(d, "k", 1, "v", 1), 0);
+    /* a second of the flood still standing: the server sleeps through it */
+    struct timespec second = { 1, 0 };
+    nanosleep(&second, NULL);
+    double cpu = cpu_seconds(pid) - cpu0, wall = now() - t0;
+    ck_assert_double_lt(cpu, 0.5 * wall);
+    ck_assert_int_eq(mproc_dict_len(d, &(size_t){ 0 }), 0);
+    mproc_dict_close(d);
+    mproc_manager_close(m);
+    for (int i = 0; i < 100; i++)
+        close(silent[i]);
+    daemon_stop(pid);
+    remove_dir(dir);
+}
+END_TEST
+
+/* max_clients: one more is refused at once, and a place that frees up is
+ * taken again. */
+START_TEST(max_clients_refuses_one_more_at_once)
+{
+    mproc_manager_opts_t o = { .max_clients = 3 };
+    mproc_manager_t *m, *c[3];
+    ck_assert_int_eq(mproc_manager_start_opts(&m, NULL, NULL, 0, &o), 0);
+    size_t keylen;
+    const void *key = mproc_manager_authkey(m, &keylen);
+    ck_assert_int_eq(mproc_manager_connect(&c[0], mproc_manager_address(m), key, keylen), 0);
+    ck_assert_int_eq(mproc_manager_connect(&c[1], mproc_manager_address(m), key, keylen), 0);
+    double start = now();
+    int r = mproc_manager_connect(&c[2], mproc_manager_address(m), key, keylen);
+    ck_assert_int_lt(r, 0);
+    ck_assert_double_lt(now() - start, 2.0); /* at once, not a timeout */
+    mproc_manager_close(c[1]);
+    start = now();
+    do
+        r = mproc_manager_connect(&c[2], mproc_manager_address(m), key, keylen);
+    while (r != 0 && now() - start < 10);
+    ck_assert_int_eq(r, 0);
+    mproc_manager_close(c[2]);
+    mproc_manager_close(c[0]);
+    /* options are checked */
+    mproc_manager_opts_t bad = { .fsync = 7 };
+    ck_assert_int_eq(mproc_manager_start_opts(&c[0], NULL, NULL, 0, &bad), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_manager_shutdown(m), 0);
+}
+END_TEST
+
+struct as_nobody {
+    const char *address;
+    uid_t uid;
+    gid_t gid;
+};
+
+/* In a child: become nobody, then try to use the keyless server. 0 when
+ * refused, 1 when served, 2 when the uid could not be changed. */
+static int connect_as_nobody(void *arg)
+{
+    struct as_nobody *a = arg;
+    if (setgroups(0, NULL) != 0 || setgid(a->gid) != 0 || setuid(a->uid) != 0)
+        return 2;
+    mproc_manager_t *m;
+    if (mproc_manager_connect(&m, a->address, NULL, 0) != 0)
+        return 0;
+    mproc_dict_t *d;
+    int served = mproc_manager_dict(m, "intruder", &d) == 0;
+    return served ? 1 : 0;
+}
+
+/* Defect 2: a keyless Manager on a Unix socket serves only its own uid,
+ * whatever the socket file's mode; abstract and path sockets alike. */
+START_TEST(keyless_unix_socket_refuses_other_users)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "keyless_unix_socket_refuses_other_users: needs root to become nobody; skipped\n");
+        return;
+    }
+    struct passwd *pw = getpwnam("nobody");
+    ck_assert_ptr_nonnull(pw);
+    char dir[] = "/tmp/mproc-test-peer-XXXXXX", path[128], abstract[64];
+    make_dir(dir);
+    ck_assert_int_eq(chmod(dir, 0777), 0);
+    snprintf(path, sizeof path, "%s/sock", dir);
+    snprintf(abstract, sizeof abstract, "@%s", test_name("peercred"));
+    const char *addresses[] = { path, abstract };
+    for (int i = 0; i < 2; i++) {
+        const char *args[] = { "--listen", addresses[i], NULL };
+        pid_t pid = daemon_start(args, 0);
+        if (i == 0)
+            ck_assert_int_eq(chmod(path, 0777), 0); /* as a permissive umask would leave it */
+        struct as_nobody a = { addresses[i], pw->pw_uid, pw->pw_gid };
+        ck_assert_int_eq(wait_child(fork_child(connect_as_nobody, &a), 20), 0);
+        /* its own user is served, and nothing of the intruder's is there */
+        mproc_manager_t *m;
+        ck_assert_int_eq(mproc_manager_connect(&m, addresses[i], NULL, 0), 0);
+        mproc_dict_t *d;
+        ck_assert_int_eq(mproc_manager_dict(m, "d", &d), 0);
+        ck_assert_int_eq(mproc_dict_set(d, "k", 1, "v", 1), 0);
+        mproc_dict_close(d);
+        mproc_manager_close(m);
+        daemon_stop(pid);
+    }
+    remove_dir(dir);
+}
+END_TEST
+
+/* Defect 3: clients that ask for a big dict's items and never read them
+ * cost at most the output limit (the stalest are dropped), and the server
+ * serves on; headers announcing huge frames cost nothing up front. */
+START_TEST(unread_replies_are_bounded)
+{
+    char address[80];
+    snprintf(address, sizeof address, "@%s", test_name("unread"));
+    const char *args[] = { "--listen", address, "--client-output-limit", "8M", NULL };
+    pid_t pid = daemon_start(args, 0);
+    mproc_manager_t *m;
+    ck_assert_int_eq(mproc_manager_connect(&m, address, NULL, 0), 0);
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(m, "big", &d), 0);
+    static char value[64 << 10];
+    memset(value, 'x', sizeof value);
+    for (int i = 0; i < 64; i++) { /* 4 MiB */
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        ck_assert_int_eq(mproc_dict_set(d, key, strlen(key), value, sizeof value), 0);
+    }
+    long rss0 = status_kb(pid, "VmRSS");
+    enum { READERS = 16 };
+    int fd[READERS];
+    for (int i = 0; i < READERS; i++) {
+        fd[i] = raw_connect(address);
+        ck_assert_int_ge(fd[i], 0);
+        raw_request(fd[i], 0x1a /* DICT_ITEMS */, "big");
+    }
+    size_t n;
+    ck_assert_int_eq(mproc_dict_len(d, &n), 0); /* served after all of them */
+    ck_assert_uint_eq(n, 64);
+    long grew = status_kb(pid, "VmRSS") - rss0;
+    /* 16 copies would be 64 MiB; the limit (8) and one reply (4) with room to spare */
+    ck_assert_int_lt(grew, 28 << 10);
+    /* the readers that waited longest were dropped: they see the end early */
+    size_t whole = 4 + 5 + 4 + 64 * (4 + 3 + 4 + sizeof value);
+    int cut = 0;
+    for (int i = 0; i < READERS; i++) {
+        static char sink[1 << 16];
+        size_t total = 0;
+        ssize_t r;
+        struct pollfd pfd = { fd[i], POLLIN, 0 };
+        while (total < whole && poll(&pfd, 1, 5000) == 1 && (r = read(fd[i], sink, sizeof sink)) > 0)
+            total += (size_t)r;
+        cut += total < whole;
+        close(fd[i]);
+    }
+    ck_assert_int_ge(cut, READERS / 2);
+    /* frames that only announce a size: nothing allocated on the claim */
+    long vm0 = status_kb(pid, "VmSize");
+    for (int i = 0; i < READERS; i++) {
+        fd[i] = raw_connect(address);
+        ck_assert_int_ge(fd[i], 0);
+        unsigned char h[8];
+        put_be32(h, 60u << 20);
+        memcpy(h + 4, "\1\x12", 2);
+        ck_assert_int_eq(write(fd[i], h, 6), 6);
+    }
+    ck_assert_int_eq(mproc_dict_len(d, &n), 0);
+    ck_assert_int_lt(status_kb(pid, "VmSize") - vm0, 64 << 10); /* not 16 x 60 MiB */
+    for (int i = 0; i < READERS; i++)
+        close(fd[i]);
+    ck_assert_int_eq(mproc_dict_len(d, &n), 0);
+    mproc_dict_close(d);
+    mproc_manager_close(m);
+    daemon_stop(pid);
+}
+END_TEST
+
+/* --max-memory 4M is 4 MiB of names, keys and values: the change that
+ * would pass it fails with MPROC_ENOMEM and changes nothing. */
+START_TEST(max_memory_is_a_quota)
+{
+    char address[80];
+    snprintf(address, sizeof address, "@%s", test_name("quota"));
+    const char *args[] = { "--listen", address, "--max-memory", "4M", NULL };
+    pid_t pid = daemon_start(args, 0);
+    mproc_manager_t *m;
+    ck_assert_int_eq(mproc_manager_connect(&m, address, NULL, 0), 0);
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(m, "q", &d), 0); /* 1 byte of name */
+    static char value[1018];
+    int i, r = 0;
+    for (i = 0; i < 5000; i++) { /* 6-byte key + 1018 = 1 KiB an item */
+        char key[8];
+        snprintf(key, sizeof key, "k%05d", i);
+        memset(value, 'a' + i % 26, sizeof value);
+        if ((r = mproc_dict_set(d, key, 6, value, sizeof value)) != 0)
+            break;
+    }
+    ck_assert_int_eq(r, MPROC_ENOMEM);
+    ck_assert_int_eq(i, 4095); /* 4095 KiB + 1 byte fits in 4 MiB; one more KiB does not */
+    size_t n;
+    ck_assert_int_eq(mproc_dict_len(d, &n), 0);
+    ck_assert_uint_eq(n, 4095);
+    mproc_buf_t vals[2] = { { value, 600 }, { value, 600 } };
+    mproc_item_t items[2] = { { { "n1", 2 }, vals[0] }, { { "n2", 2 }, vals[1] } };
+    ck_assert_int_eq(mproc_dict_update(d, items, 2), MPROC_ENOMEM);
+    ck_assert_int_eq(mproc_dict_len(d, &n), 0);
+    ck_assert_uint_eq(n, 4095); /* nothing of the update */
+    void *v;
+    size_t vlen;
+    ck_assert_int_eq(mproc_dict_get(d, "k04094", 6, &v, &vlen), 0);
+    ck_assert_uint_eq(vlen, sizeof value);
+    ck_assert_int_eq(((char *)v)[0], 'a' + 4094 % 26);
+    free(v);
+    ck_assert_int_eq(mproc_dict_del(d, "k00000", 6), 0);
+    ck_assert_int_eq(mproc_dict_update(d, items, 1), 0); /* room again */
+    mproc_dict_close(d);
+    mproc_manager_close(m);
+    daemon_stop(pid);
+}
+END_TEST
+
+/* --idle-timeout drops a silent authenticated client; without it, none is. */
+START_TEST(idle_timeout_is_optional)
+{
+    char address[80];
+    snprintf(address, sizeof address, "@%s", test_name("idle"));
+    const char *args[] = { "--listen", address, "--idle-timeout", "0.3", NULL };
+    pid_t pid = daemon_start(args, 0);
+    int fd = raw_connect(address);
+    ck_assert_int_ge(fd, 0);
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+    char c;
+    ck_assert_int_eq(read(fd, &c, 1), 0); /* dropped */
+    close(fd);
+    daemon_stop(pid);
+}
+END_TEST
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    Suite *s = suite_create("manager_server");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, silent_flood_under_descriptor_limit);
+    tcase_add_test(tc, max_clients_refuses_one_more_at_once);
+    tcase_add_test(tc, keyless_unix_socket_refuses_other_users);
+    tcase_add_test(tc, unread_replies_are_bounded);
+    tcase_add_test(tc, max_memory_is_a_quota);
+    tcase_add_test(tc, idle_timeout_is_optional);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
