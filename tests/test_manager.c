@@ -694,6 +694,75 @@ START_TEST(the_daemon_over_tcp_serves_several_processes)
 }
 END_TEST
 
+/* ---- a server that lies: every length from the wire is checked ---- */
+
+static const struct lie {
+    const char *what;
+    const char *bytes; /* the reply that follows `honest` true ones */
+    size_t n;
+    int honest;        /* requests answered truly first: ping, dict open */
+    int expected;      /* from connect (honest 0) or from dict_keys / dict_get */
+} lies[] = {
+    { "2^63-1 bytes", "\xff\xff\xff\xff\x7f\xff\xff\xff\xff\xff\xff\xff", 12, 0, MPROC_EMSGSIZE },
+    { "2^64-1 bytes", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 12, 0, MPROC_EMSGSIZE },
+    { "1 TiB, never sent", "\xff\xff\xff\xff\0\0\0\xff\xff\xff\xff\xff", 12, 0, MPROC_EOF },
+    { "a negative length", "\xff\xff\xff\xfb", 4, 0, MPROC_EPROTO },
+    { "a positive status", "\0\0\0\5\x01\0\0\0\x0b", 9, 0, MPROC_EPROTO },
+    { "a short status", "\0\0\0\3\x01\0\0", 7, 0, MPROC_EPROTO },
+    { "2^32-1 keys", "\0\0\0\x09\x01\0\0\0\0\xff\xff\xff\xff", 13, 2, MPROC_EPROTO },
+    { "a value longer than the reply", "\0\0\0\x0b\x01\0\0\0\0\x7f\xff\xff\xff" "ab", 15, 2,
+      MPROC_EPROTO },
+};
+
+static int lying_server(void *arg)
+{
+    const struct lie *lie = &lies[*(int *)arg];
+    mproc_listener_t *l = *(mproc_listener_t **)((int *)arg + 2);
+    mproc_conn_t *c;
+    if (mproc_listener_accept(l, &c, 20) != 0)
+        return 1;
+    for (int i = 0;; i++) {
+        void *req;
+        size_t len;
+        if (mproc_conn_recv_alloc(c, &req, &len, 20) != 0)
+            return 2;
+        free(req);
+        if (i == lie->honest)
+            break;
+        if (mproc_conn_send(c, "\x01\0\0\0\0", 5) != 0)
+            return 3;
+    }
+    if (write(mproc_conn_fileno(c), lie->bytes, lie->n) != (ssize_t)lie->n)
+        return 4;
+    mproc_conn_close(c); /* the client reads the lie, then the end */
+    return 0;
+}
+
+START_TEST(a_lying_server_gets_negative_errors)
+{
+    const struct lie *lie = &lies[_i];
+    struct { int index, pad; mproc_listener_t *l; } arg = { _i, 0, NULL };
+    ck_assert_int_eq(mproc_listener_create(&arg.l, NULL, NULL, 0), 0);
+    pid_t pid = fork_child(lying_server, &arg);
+    mproc_manager_t *m = NULL;
+    int r = mproc_manager_connect(&m, mproc_listener_address(arg.l), NULL, 0);
+    if (lie->honest > 0) {
+        ck_assert_int_eq(r, 0);
+        mproc_dict_t *d;
+        ck_assert_int_eq(mproc_manager_dict(m, "d", &d), 0);
+        mproc_buf_t *keys;
+        size_t n;
+        void *v;
+        r = lie->bytes[9] == '\x7f' ? mproc_dict_get(d, "k", 1, &v, &n) : mproc_dict_keys(d, &keys, &n);
+        mproc_dict_close(d);
+        mproc_manager_close(m);
+    }
+    ck_assert_msg(r == lie->expected, "%s: %d, not %d", lie->what, r, lie->expected);
+    ck_assert_int_eq(wait_child(pid, 20), 0);
+    mproc_listener_close(arg.l);
+}
+END_TEST
+
 static Suite *manager_suite(void)
 {
     Suite *s = suite_create("manager");
@@ -715,6 +784,7 @@ static Suite *manager_suite(void)
     tcase_add_test(life, the_server_keeps_none_of_the_starters_descriptors);
     tcase_add_test(life, shutdown_stops_the_server_and_removes_its_socket);
     tcase_add_test(life, hostile_clients_do_not_hurt_the_good_one);
+    tcase_add_loop_test(life, a_lying_server_gets_negative_errors, 0, sizeof lies / sizeof lies[0]);
     tcase_add_test(life, the_daemon_keeps_its_data_across_restarts);
     tcase_add_test(life, the_daemon_over_tcp_serves_several_processes);
     suite_add_tcase(s, life);

@@ -32,7 +32,8 @@ static int64_t frame_size(const mproc__frames_t *f, size_t *header)
     } else {
         return MPROC_EPROTO;
     }
-    if (len > f->max)
+    /* checked before any arithmetic: a header may claim up to 2^64-1 bytes */
+    if (len > f->max || len > (uint64_t)INT64_MAX - *header)
         return MPROC_EMSGSIZE;
     return (int64_t)(*header + len);
 }
@@ -64,10 +65,15 @@ ssize_t mproc__frames_fill(mproc__frames_t *f, int fd, int flags)
     int64_t size = frame_size(f, &header);
     if (size < 0)
         return size;
-    /* room for a chunk more than is buffered, and for the whole frame */
-    size_t need = f->end - f->start + FILL_CHUNK;
-    if ((size_t)size > need)
-        need = (size_t)size;
+    /* room for a chunk more than is buffered, and for more of a large
+     * frame: twice what is buffered, up to the whole frame, so memory follows
+     * the bytes that arrived, never a header's claim alone */
+    size_t have = f->end - f->start;
+    size_t need = have + FILL_CHUNK;
+    if ((size_t)size > need) {
+        size_t grow = have > FILL_CHUNK ? 2 * have : need;
+        need = (size_t)size < grow ? (size_t)size : grow;
+    }
     if (f->cap - f->start < need && f->start > 0) {
         memmove(f->data, f->data + f->start, f->end - f->start);
         f->end -= f->start;

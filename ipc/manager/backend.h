@@ -60,6 +60,12 @@ extern const mproc__backend_t mproc__backend_server;
 /* NULL when built without hiredis (address "redis://...": MPROC_ENOTSUP). */
 extern const mproc__backend_t *const mproc__backend_redis;
 
+/* mproc's own server: decodes the reply frame msg[len] to operation op
+ * (reply.c): the reply's status, or 0 with the results in *res, or
+ * MPROC_EPROTO / MPROC_EAUTH (a challenge: the server wants a key) /
+ * MPROC_ENOMEM. */
+int mproc__mgr_decode_reply(unsigned op, const unsigned char *msg, size_t len, mproc__mgr_res_t *res);
+
 /* Is address one of the Redis forms ("redis://", "redis+unix://")? */
 int mproc__is_redis_address(const char *address);
 

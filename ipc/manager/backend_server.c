@@ -77,8 +77,8 @@ static int receive_reply(struct server_backend *s, mproc__rbuf_t *reply)
             *reply = (mproc__rbuf_t){ msg, msg + len, 0 };
             return 0;
         }
-        if (r != 0)
-            return MPROC_EPROTO;
+        if (r != 0) /* a header that lies (MPROC_EPROTO) or over REPLY_MAX (MPROC_EMSGSIZE) */
+            return r < 0 ? r : MPROC_EPROTO;
         int flags = 0;
         if (spin_until > 0 && mproc__monotonic() < spin_until)
             flags = MSG_DONTWAIT;
@@ -97,8 +97,7 @@ static int receive_reply(struct server_backend *s, mproc__rbuf_t *reply)
 }
 
 /* Sends the request built in s->req (connecting first if needed) and waits
- * for the reply: its status (0 or a negative mproc code), with *reply
- * positioned at the results. */
+ * for the reply frame. */
 static int round_trip(struct server_backend *s, mproc__rbuf_t *reply)
 {
     if (s->req.failed)
@@ -110,182 +109,93 @@ static int round_trip(struct server_backend *s, mproc__rbuf_t *reply)
         r = mproc__send_frame(s->fd, MPROC__SEND_SOCKET, s->req.data, s->req.len);
     if (r == 0)
         r = receive_reply(s, reply);
-    if (r == 0 && mproc__get_u8(reply) != MPROC__MGR_VERSION) {
-        /* a server that wants a key we did not give challenges instead */
-        size_t n = sizeof MPROC__CHALLENGE - 1;
-        int challenged = reply->end - reply->p + 1 >= (ptrdiff_t)n &&
-                         memcmp(reply->p - 1, MPROC__CHALLENGE, n) == 0;
-        r = challenged ? MPROC_EAUTH : MPROC_EPROTO;
-    }
-    if (r != 0) {
+    if (r != 0)
         disconnect(s); /* out of step with the server: the next call starts afresh */
-        return r;
-    }
-    int32_t status = (int32_t)mproc__get_u32(reply);
-    if (reply->bad || status > 0) {
-        /* a status is 0 or one of our (negative) codes; anything else is a lie */
-        disconnect(s);
-        return MPROC_EPROTO;
-    }
-    return status;
+    return r;
 }
 
-/* A malloc'ed, NUL-terminated copy of the next bytes of the reply (val NULL:
- * check and skip them). */
-static int take_bytes(mproc__rbuf_t *reply, void **val, size_t *vlen)
-{
-    mproc_buf_t b = mproc__get_bytes(reply, SIZE_MAX);
-    if (reply->bad)
-        return MPROC_EPROTO;
-    if (val == NULL)
-        return 0;
-    mproc_buf_t copy = mproc__buf_copy(b.data, b.len);
-    if (copy.data == NULL)
-        return MPROC_ENOMEM;
-    *val = copy.data;
-    if (vlen != NULL)
-        *vlen = copy.len;
-    return 0;
-}
+/* ---- encoding a request ---- */
 
-/* keys/items/slice: a count, then that many byte strings (pairs when pairs
- * is 1) into a fresh array. */
-static int take_sequence(mproc__rbuf_t *reply, int pairs, void **out, size_t *n)
-{
-    uint32_t count = mproc__get_u32(reply);
-    /* every string takes 4 bytes at least: a count beyond that is a lie */
-    if (reply->bad || (uint64_t)count * (pairs ? 8 : 4) > (uint64_t)(reply->end - reply->p))
-        return MPROC_EPROTO;
-    size_t strings = (size_t)count * (pairs ? 2 : 1);
-    mproc_buf_t *bufs = count > 0 ? calloc(strings, sizeof *bufs) : NULL;
-    if (count > 0 && bufs == NULL)
-        return MPROC_ENOMEM;
-    for (size_t i = 0; i < strings; i++) {
-        int r = take_bytes(reply, &bufs[i].data, &bufs[i].len);
-        if (r != 0) {
-            mproc_bufs_free(bufs, i);
-            return r;
-        }
-    }
-    *out = bufs; /* mproc_item_t is two mproc_buf_t in a row */
-    *n = count;
-    return 0;
-}
-
-/* ---- encoding a request and decoding its reply ---- */
-
-enum reply_kind { R_NONE, R_BYTES, R_U64, R_U8, R_KEYS, R_PAIRS };
-
-static enum reply_kind encode(mproc__wbuf_t *w, const mproc__mgr_req_t *q)
+static void encode(mproc__wbuf_t *w, const mproc__mgr_req_t *q)
 {
     mproc__wbuf_reset(w);
     mproc__put_u8(w, MPROC__MGR_VERSION);
     mproc__put_u8(w, q->op);
     if (q->op == MPROC__OP_PING || q->op == MPROC__OP_SHUTDOWN)
-        return R_NONE;
+        return;
     mproc__put_u16(w, (unsigned)q->nlen);
     mproc__put_raw(w, q->name, q->nlen);
     switch (q->op) {
     case MPROC__OP_DICT_SET:
         mproc__put_bytes(w, q->key, q->klen);
         mproc__put_bytes(w, q->val, q->vlen);
-        return R_NONE;
+        return;
     case MPROC__OP_DICT_GET:
     case MPROC__OP_DICT_POP:
         mproc__put_bytes(w, q->key, q->klen);
-        return R_BYTES;
+        return;
     case MPROC__OP_DICT_DEL:
         mproc__put_bytes(w, q->key, q->klen);
-        return R_NONE;
+        return;
     case MPROC__OP_DICT_CONTAINS:
         mproc__put_bytes(w, q->key, q->klen);
-        return R_U8;
+        return;
     case MPROC__OP_DICT_SETDEFAULT:
         mproc__put_bytes(w, q->key, q->klen);
         mproc__put_bytes(w, q->val, q->vlen);
-        return R_BYTES;
+        return;
     case MPROC__OP_DICT_INCR:
         mproc__put_bytes(w, q->key, q->klen);
         mproc__put_u64(w, (uint64_t)q->num);
-        return R_U64;
-    case MPROC__OP_DICT_LEN:
-    case MPROC__OP_LIST_LEN:
-        return R_U64;
-    case MPROC__OP_DICT_KEYS:
-        return R_KEYS;
-    case MPROC__OP_DICT_ITEMS:
-        return R_PAIRS;
+        return;
     case MPROC__OP_DICT_UPDATE:
         mproc__put_u32(w, (uint32_t)q->count);
         for (size_t i = 0; i < q->count; i++) {
             mproc__put_bytes(w, q->items[i].key.data, q->items[i].key.len);
             mproc__put_bytes(w, q->items[i].value.data, q->items[i].value.len);
         }
-        return R_NONE;
+        return;
     case MPROC__OP_LIST_APPEND:
     case MPROC__OP_LIST_REMOVE:
         mproc__put_bytes(w, q->val, q->vlen);
-        return R_NONE;
+        return;
     case MPROC__OP_LIST_EXTEND:
         mproc__put_u32(w, (uint32_t)q->count);
         for (size_t i = 0; i < q->count; i++)
             mproc__put_bytes(w, q->vals[i].data, q->vals[i].len);
-        return R_NONE;
+        return;
     case MPROC__OP_LIST_GET:
     case MPROC__OP_LIST_POP:
         mproc__put_u64(w, (uint64_t)q->num);
-        return R_BYTES;
+        return;
     case MPROC__OP_LIST_SET:
     case MPROC__OP_LIST_INSERT:
         mproc__put_u64(w, (uint64_t)q->num);
         mproc__put_bytes(w, q->val, q->vlen);
-        return R_NONE;
+        return;
     case MPROC__OP_LIST_INDEX:
         mproc__put_bytes(w, q->val, q->vlen);
-        return R_U64;
+        return;
     case MPROC__OP_LIST_SLICE:
         mproc__put_u64(w, (uint64_t)q->num);
         mproc__put_u64(w, (uint64_t)q->num2);
-        return R_KEYS;
-    default: /* DICT_OPEN, LIST_OPEN, the CLEARs: the name alone */
-        return R_NONE;
+        return;
+    default: /* DICT_OPEN, LIST_OPEN, LEN, KEYS, ITEMS, the CLEARs: the name alone */
+        return;
     }
 }
 
 static int server_call(void *state, const mproc__mgr_req_t *q, mproc__mgr_res_t *res)
 {
     struct server_backend *s = state;
-    enum reply_kind kind = encode(&s->req, q);
+    encode(&s->req, q);
     mproc__rbuf_t reply;
     int r = round_trip(s, &reply);
-    if (r != 0)
-        return r;
-    switch (kind) {
-    case R_NONE:
-        return 0;
-    case R_BYTES:
-        return take_bytes(&reply, res->val, res->vlen);
-    case R_U64: {
-        uint64_t v = mproc__get_u64(&reply);
-        if (reply.bad)
-            return MPROC_EPROTO;
-        res->num = (int64_t)v;
-        return 0;
-    }
-    case R_U8: {
-        unsigned v = mproc__get_u8(&reply);
-        if (reply.bad || v > 1)
-            return MPROC_EPROTO;
-        res->num = v;
-        return 0;
-    }
-    case R_KEYS:
-    case R_PAIRS:
-        res->seq = NULL;
-        res->n = 0;
-        return take_sequence(&reply, kind == R_PAIRS, &res->seq, &res->n);
-    }
-    return MPROC_EPROTO;
+    if (r == 0)
+        r = mproc__mgr_decode_reply(q->op, reply.p, (size_t)(reply.end - reply.p), res);
+    if (r == MPROC_EPROTO || r == MPROC_EAUTH)
+        disconnect(s); /* a reply that makes no sense: start afresh */
+    return r;
 }
 
 /* ---- the table ---- */
