@@ -361,6 +361,15 @@ int redis_admin(test_redis_t *r, const char *key, char *out, size_t cap, const c
     return rc;
 }
 
+int redis_admin_node(test_redis_t *r, int i, char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = command_on(r, i, out, cap, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 int redis_node_id(test_redis_t *r, int i, char *id)
 {
     char text[64];

@@ -39,6 +39,8 @@ int redis_flush(test_redis_t *r);
  * holds key's slot (or on the only node); the reply as text into out
  * (arrays as their elements, one per line; errors as "ERR ..."); 0 or -1. */
 int redis_admin(test_redis_t *r, const char *key, char *out, size_t cap, const char *fmt, ...);
+/* The same on node i. */
+int redis_admin_node(test_redis_t *r, int i, char *out, size_t cap, const char *fmt, ...);
 /* Node index of r that holds key (0 for standalone), -1 on error. */
 int redis_node_of(test_redis_t *r, const char *key);
 /* The cluster node id of node i into id[41]. 0 or -1. */

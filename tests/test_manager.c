@@ -647,6 +647,101 @@ START_TEST(a_restarted_tcp_redis_is_reconnected)
     redis_stop(&own);
 }
 END_TEST
+/* A cluster moves the slot of a dict while a worker increments it: the
+ * worker's calls follow ASK and MOVED, and not one increment is lost or
+ * counted twice. */
+struct moving {
+    volatile int moved;   /* set by the parent once the slot has moved */
+    volatile int started; /* set by the worker after its first increments */
+    volatile long done;   /* increments acknowledged to the worker */
+};
+
+static int increment_while_moving(void *arg)
+{
+    struct moving *mv = arg;
+    mproc_manager_t *m;
+    mproc_dict_t *d;
+    mproc_list_t *l;
+    if (mproc_manager_connect(&m, redis[ON_REDIS_CLUSTER].address, NULL, 0) != 0 ||
+        mproc_manager_dict(m, "moving", &d) != 0 || mproc_manager_list(m, "moving", &l) != 0)
+        return 2;
+    int after = 0;
+    while (after < 200) {
+        int64_t v;
+        if (mproc_dict_incr(d, "n", 1, 1, &v) != 0)
+            return 1;
+        if (v != mv->done + 1)
+            return 3; /* counted twice, or lost */
+        mv->done = v;
+        if (mproc_list_insert(l, 0, "x", 1) != 0 || mproc_list_pop(l, -1, NULL, NULL) != 0)
+            return 4;
+        if (v == 50)
+            __atomic_store_n(&mv->started, 1, __ATOMIC_RELEASE);
+        if (__atomic_load_n(&mv->moved, __ATOMIC_ACQUIRE))
+            after++;
+        if (v > 1000000)
+            return 5;
+    }
+    mproc_list_close(l);
+    mproc_dict_close(d);
+    mproc_manager_close(m);
+    return 0;
+}
+
+static int worker_started(void *arg)
+{
+    return __atomic_load_n(&((struct moving *)arg)->started, __ATOMIC_ACQUIRE);
+}
+
+START_TEST(a_cluster_moves_a_slot_during_a_workload)
+{
+    if (!start_backend(ON_REDIS_CLUSTER))
+        return;
+    test_redis_t *r = &redis[ON_REDIS_CLUSTER];
+    const char *key = "mproc:dict:{moving}";
+    int src = redis_node_of(r, key);
+    ck_assert_int_ge(src, 0);
+    int dst = (src + 1) % r->nodes;
+    char src_id[41], dst_id[41], text[4096];
+    ck_assert_int_eq(redis_node_id(r, src, src_id), 0);
+    ck_assert_int_eq(redis_node_id(r, dst, dst_id), 0);
+    ck_assert_int_eq(redis_admin(r, key, text, sizeof text, "CLUSTER KEYSLOT %s", key), 0);
+    int slot = atoi(text);
+
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(mgr, "moving", &d), 0);
+    struct moving *mv = shared_alloc(sizeof *mv);
+    pid_t pid = fork_child(increment_while_moving, mv);
+    ck_assert(poll_until(worker_started, mv, 30));
+
+    /* the slot moves as redis-cli --cluster reshard moves it */
+#define ON_NODE(i, ...) ck_assert_int_eq(redis_admin_node(r, (i), text, sizeof text, __VA_ARGS__), 0)
+    ON_NODE(dst, "CLUSTER SETSLOT %d IMPORTING %s", slot, src_id);
+    ON_NODE(src, "CLUSTER SETSLOT %d MIGRATING %s", slot, dst_id);
+    for (;;) {
+        ON_NODE(src, "CLUSTER GETKEYSINSLOT %d 100", slot);
+        if (text[0] == '\0')
+            break;
+        char *save, *k = strtok_r(text, "\n", &save);
+        char keys[4096];
+        snprintf(keys, sizeof keys, "%s", k);
+        ON_NODE(src, "MIGRATE 127.0.0.1 %d %s 0 5000", r->port[dst], keys);
+        ck_assert_msg(strcmp(text, "OK") == 0 || strcmp(text, "NOKEY") == 0, "MIGRATE: %s", text);
+    }
+    for (int i = 0; i < r->nodes; i++)
+        ON_NODE(i, "CLUSTER SETSLOT %d NODE %s", slot, dst_id);
+#undef ON_NODE
+    __atomic_store_n(&mv->moved, 1, __ATOMIC_RELEASE);
+    ck_assert_int_eq(wait_child(pid, 60), 0);
+
+    int64_t total;
+    ck_assert_int_eq(mproc_dict_incr(d, "n", 1, 0, &total), 0); /* this handle follows MOVED */
+    ck_assert_int_eq(total, mv->done);
+    ck_assert_int_eq(redis_node_of(r, key), dst);
+    mproc_dict_close(d);
+    stop_manager();
+}
+END_TEST
 #else
 START_TEST(redis_addresses_are_not_supported_without_hiredis)
 {
@@ -1149,6 +1244,7 @@ static Suite *manager_suite(void)
     tcase_add_loop_test(rds, names_with_braces_colons_and_binary_bytes_round_trip, 0, 3);
     tcase_add_test(rds, redis_errors_are_clear_and_change_nothing);
     tcase_add_test(rds, a_restarted_tcp_redis_is_reconnected);
+    tcase_add_test(rds, a_cluster_moves_a_slot_during_a_workload);
 #else
     tcase_add_test(rds, redis_addresses_are_not_supported_without_hiredis);
 #endif

@@ -253,6 +253,8 @@ int mproc__redis_exec(mproc__redis_t *r, mproc__rnode_t *n, int nreplies, redisR
     *sent = 0;
     if (r->out.failed)
         return MPROC_ENOMEM;
+    if (r->out.len > MPROC__MGR_FRAME_MAX)
+        return MPROC_EMSGSIZE; /* the Manager's request limit, on every backend */
     if (n->inherited)
         mproc__redis_disconnect(n);
     double t = mproc__monotonic();
@@ -542,7 +544,7 @@ static int many(mproc__redis_t *r, const char *cmd, const char *key, size_t klen
     size_t argc = 2 + q->count * (pairs ? 2 : 1);
     const char **argv = malloc(argc * sizeof *argv);
     size_t *len = malloc(argc * sizeof *len);
-    int rc = MPROC_ENOMEM;
+    int rc = argc > INT32_MAX ? MPROC_EMSGSIZE : MPROC_ENOMEM;
     if (argv != NULL && len != NULL && argc <= INT32_MAX) {
         argv[0] = cmd;
         len[0] = strlen(cmd);
