@@ -236,10 +236,11 @@ static int connect_node(mproc__redis_t *r, mproc__rnode_t *n, double deadline)
     for (int i = 0; rc == 0 && i < expect; i++) {
         redisReply *rep;
         rc = read_reply(n, deadline, &rep);
-        if (rc == 0 && rep->type == REDIS_REPLY_ERROR)
+        if (rc != 0)
+            break;
+        if (rep->type == REDIS_REPLY_ERROR)
             rc = i == 0 && r->password != NULL ? MPROC_EAUTH : MPROC_EINVAL; /* a db it has not */
-        if (rc == 0)
-            freeReplyObject(rep);
+        freeReplyObject(rep);
     }
     mproc__wbuf_free(&tmp.out);
     if (rc != 0)
