@@ -20,6 +20,10 @@ echo "== connections (bench/bench_conn) =="
 "$builddir/bench/bench_conn" || exit 1
 echo "== Manager (bench/bench_manager) =="
 "$builddir/bench/bench_manager" || exit 1
+if [ -x "$builddir/bench/bench_redis" ]; then
+    echo "== Manager on Redis (bench/bench_redis) =="
+    "$builddir/bench/bench_redis" || exit 1
+fi
 echo "== baseline: Redis =="
 $SHELL "$srcdir/bench/redis_baseline.sh"
 py=${PYTHON3:-python3}

@@ -2,7 +2,12 @@
  * count a slice of a text into it with mproc_dict_incr (atomic on the
  * server, unlike Python's d[w] += 1); the parent prints the top words and
  * checks every count against one made alone. Prints "all 42 counts match a
- * count made alone". */
+ * count made alone".
+ *
+ * With an address it counts in an existing store instead, e.g. in Redis:
+ *   ./word_count redis://127.0.0.1:6379 [PASSWORD]
+ *   ./word_count redis+unix:///run/redis/redis.sock
+ * and any Redis client reads the result: HGETALL "mproc:dict:{words}". */
 #include <mproc.h>
 
 #include <stdio.h>
@@ -48,16 +53,26 @@ static int by_count(const void *a, const void *b)
     return cx != cy ? (cx < cy) - (cx > cy) : strcmp(x->key.data, y->key.data);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     mproc_manager_t *manager;
-    int r = mproc_manager_start(&manager, NULL, NULL, 0); /* a private socket, a random key */
+    int r;
+    if (argc > 1) /* a store that is already there: Redis, or a running `mproc manager` */
+        r = mproc_manager_connect(&manager, argv[1], argc > 2 ? argv[2] : NULL, argc > 2 ? strlen(argv[2]) : 0);
+    else
+        r = mproc_manager_start(&manager, NULL, NULL, 0); /* a private socket, a random key */
     if (r != 0) {
         fprintf(stderr, "manager: %s\n", mproc_strerror(r));
         return 1;
     }
     mproc_dict_t *counts;
-    mproc_manager_dict(manager, "word counts", &counts);
+    r = mproc_manager_dict(manager, "words", &counts);
+    if (r == 0)
+        r = mproc_dict_clear(counts); /* a store that is already there may hold an older count */
+    if (r != 0) {
+        fprintf(stderr, "dict: %s\n", mproc_strerror(r));
+        return 1;
+    }
 
     pid_t pids[WORKERS];
     for (unsigned w = 0; w < WORKERS; w++) {
@@ -98,7 +113,10 @@ int main(void)
     }
     mproc_items_free(items, n);
     mproc_dict_close(counts);
-    mproc_manager_shutdown(manager);
+    if (argc > 1)
+        mproc_manager_close(manager); /* the store runs on, with the counts */
+    else
+        mproc_manager_shutdown(manager);
     if (matching != used || n != used) {
         printf("%zu of %zu counts match a count made alone\n", matching, used);
         return 1;

@@ -58,4 +58,26 @@ out=$("$dir/tour_process") && printf '%s\n' "$out" | grep -q "^worker [0-9]* exi
 expect demo "worker 2: killed (SIGKILL), as planned" "lock recoveries after a death: 1" \
     "primes below 2000000: 148933 (checked alone: 148933) - correct" \
     "words counted: 40000 of 40000, 12 of 12 counts as counted alone - correct"
+# word_count on Redis, given an address (when redis-server is installed and
+# the library has the Redis backend): the counts are where any client reads them
+if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+    rdir=$(mktemp -d)
+    redis-server --port 0 --unixsocket "$rdir/redis.sock" --save "" --appendonly no --daemonize yes \
+        --pidfile "$rdir/redis.pid" --dir "$rdir" --logfile "$rdir/log" >/dev/null
+    i=0
+    while ! redis-cli -s "$rdir/redis.sock" ping >/dev/null 2>&1 && [ $i -lt 100 ]; do
+        i=$((i + 1)); sleep 0.1
+    done
+    out=$("$dir/word_count" "redis+unix://$rdir/redis.sock" 2>&1); rc=$?
+    if printf '%s\n' "$out" | grep -q "not supported"; then
+        echo "skip: word_count on Redis (built without hiredis)"
+    elif [ $rc -ne 0 ] || ! printf '%s\n' "$out" | grep -qxF "all 42 counts match a count made alone" ||
+         [ "$(redis-cli -s "$rdir/redis.sock" hget 'mproc:dict:{words}' the)" != 1827 ]; then
+        echo "FAIL: word_count on Redis"; echo "$out"; fail=1
+    else
+        echo "ok: word_count on Redis"
+    fi
+    kill "$(cat "$rdir/redis.pid")" 2>/dev/null
+    rm -rf "$rdir"
+fi
 exit $fail

@@ -10,6 +10,15 @@
  * call opens a connection of its own, so no two processes ever share one.
  * The wire format is documented in docs/manager-protocol.md.
  *
+ * The same handle works on Redis or Valkey, standalone or Cluster, for
+ * workers on many machines: mproc_manager_connect with "redis://HOST:PORT[/DB]"
+ * or "redis+unix://PATH[?db=DB]". Dict NAME is then the hash
+ * "mproc:dict:{NAME}", list NAME the list "mproc:list:{NAME}", readable by any
+ * Redis client (docs/redis-layout.md). Differences there: dict key order is
+ * Redis's; incr accepts what HINCRBY accepts; a key of another Redis type is
+ * MPROC_ETYPE (a dict and a list may share a name); shutdown only closes the
+ * handle. Built without hiredis, a Redis address is MPROC_ENOTSUP.
+ *
  * Errors of every call below besides those listed: MPROC_EINVAL (NULL
  * arguments), MPROC_EMSGSIZE (a key over 64 KiB, a value over 16 MiB, a
  * request over 64 MiB), MPROC_ETYPE (the name is a list, used as a dict, or
@@ -73,10 +82,15 @@ typedef struct {
  * refused to start); the errors of mproc_manager_start. */
 MPROC_API int mproc_manager_start_opts(mproc_manager_t **m, const char *address, const void *authkey,
                                        size_t keylen, const mproc_manager_opts_t *opts);
-/* Attaches to a running server (one started elsewhere, or `mproc manager`).
- * 0; MPROC_ENOENT; -ECONNREFUSED; MPROC_EAUTH (wrong key, or a key the
- * server wants and the caller lacks); MPROC_ETIMEDOUT (no answer within
- * 10 s: a silent address, or a server without a key given one). */
+/* Attaches to a running server (one started elsewhere, or `mproc manager`),
+ * or to Redis ("redis://HOST[:PORT][/DB]", "redis+unix://PATH[?db=DB]"; the
+ * authkey is then the password, and a Cluster is found by asking).
+ * 0; MPROC_EINVAL (a malformed address); MPROC_ENOENT; -ECONNREFUSED;
+ * MPROC_EAUTH (wrong key or password, or one the server wants and the caller
+ * lacks); MPROC_ETIMEDOUT (no answer within 10 s: a silent address, or a
+ * server without a key given one); MPROC_ENOTSUP (a Redis address, built
+ * without hiredis). On Redis, a call that loses its connection fails with
+ * the socket's error and the next call connects anew. */
 MPROC_API int mproc_manager_connect(mproc_manager_t **m, const char *address, const void *authkey,
                                     size_t keylen);
 /* The server's address (the real port for TCP port 0). */
@@ -85,7 +99,8 @@ MPROC_API const char *mproc_manager_address(mproc_manager_t *m);
 MPROC_API const void *mproc_manager_authkey(mproc_manager_t *m, size_t *len);
 /* Stops the server (its data goes with it), waits for it to exit if this
  * process started it, then closes the handle. 0, or the error of the request
- * (the handle is closed either way). */
+ * (the handle is closed either way). On Redis: closes the handle, returns 0;
+ * Redis is never stopped. */
 MPROC_API int mproc_manager_shutdown(mproc_manager_t *m);
 /* Drops this handle; the server runs on. Dict and list handles made from it
  * must be closed first. 0, MPROC_EINVAL. */

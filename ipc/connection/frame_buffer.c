@@ -32,7 +32,8 @@ static int64_t frame_size(const mproc__frames_t *f, size_t *header)
     } else {
         return MPROC_EPROTO;
     }
-    if (len > f->max)
+    /* checked before any arithmetic: a header may claim up to 2^64-1 bytes */
+    if (len > f->max || len > (uint64_t)INT64_MAX - *header)
         return MPROC_EMSGSIZE;
     return (int64_t)(*header + len);
 }

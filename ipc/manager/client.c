@@ -1,14 +1,14 @@
-/* The Manager's client side: starting and attaching to a server, and one
- * round trip per dict or list operation (docs/manager-protocol.md).
+/* The Manager's handle: starting and attaching to a server, and handing
+ * each dict or list operation to the handle's backend (backend.h), chosen by
+ * the address: mproc's own server, or Redis.
  *
  * A handle's connection belongs to the process that opened it. Handles are
- * kept in a registry so that a fork handler can mark every one of them in the
- * child: the child's first call closes its inherited copy of the socket (the
- * parent's stays open) and connects anew. A mutex per handle lets several
- * threads share it, one request at a time. */
+ * kept in a registry so that a fork handler can tell every backend in the
+ * child: the child's first call drops its inherited copy of the connection
+ * (the parent's stays open) and connects anew. A mutex per handle lets
+ * several threads share it, one request at a time. */
 #include "manager/byte_table.h"
 #include "connection/conn_internal.h"
-#include "connection/frame_buffer.h"
 #include "manager/client.h"
 #include "manager/server/server.h"
 
@@ -26,20 +26,14 @@
 #define RANDOM_KEY_BYTES 32
 #define START_TIMEOUT_MS 10000
 #define SHUTDOWN_WAIT_MS 10000
-/* connecting and the handshake: a server that never answers (an address that
- * swallows packets, a server without a key) is an error, not a hang */
-#define CONNECT_TIMEOUT 10.0
 
 struct mproc_manager {
     pthread_mutex_t lock;
     char *address;
     unsigned char *key; /* NULL: no handshake */
     size_t keylen;
-    int fd;             /* -1: not connected (yet, or since an error) */
-    int inherited;      /* fd came with a fork: not ours to use */
-    unsigned spin_skip; /* requests to come that wait without polling first */
-    mproc__frames_t in;
-    mproc__wbuf_t req;
+    const mproc__backend_t *backend;
+    void *state; /* the backend's */
     pid_t server, starter; /* the server this process started, and this process */
     int server_pidfd;      /* readable once that server has exited; -1: none */
     struct mproc_manager *prev, *next;
@@ -62,8 +56,7 @@ static void after_fork_child(void)
     pthread_mutex_init(&registry_lock, NULL);
     for (struct mproc_manager *m = registry; m != NULL; m = m->next) {
         pthread_mutex_init(&m->lock, NULL);
-        m->inherited = m->fd >= 0;
-        mproc__frames_free(&m->in);
+        m->backend->forked(m->state);
     }
 }
 
@@ -95,142 +88,15 @@ static void unregister_handle(struct mproc_manager *m)
     pthread_mutex_unlock(&registry_lock);
 }
 
-/* ---- connection ---- */
+/* ---- operations (see client.h) ---- */
 
-static void disconnect(struct mproc_manager *m)
+int mproc__mgr_call(mproc_manager_t *m, const mproc__mgr_req_t *req, mproc__mgr_res_t *res)
 {
-    if (m->fd >= 0)
-        close(m->fd); /* an inherited copy: the parent's own stays open */
-    m->fd = -1;
-    m->inherited = 0;
-    mproc__frames_free(&m->in);
-}
-
-static int connect_handle(struct mproc_manager *m)
-{
-    if (m->inherited)
-        disconnect(m);
-    if (m->fd >= 0)
-        return 0;
-    mproc_conn_t *c;
-    int r = mproc_client_timeout(&c, m->address, m->key, m->keylen, CONNECT_TIMEOUT);
-    if (r != 0)
-        return r;
-    m->fd = mproc__conn_release_fd(c);
-    m->in.max = SIZE_MAX / 2; /* replies are the server's: trust their size */
-    return 0;
-}
-
-/* Waits for the reply. A reply usually comes within tens of microseconds,
- * less than it costs to put a process to sleep and wake it up again, so with
- * another CPU to run the server the client polls the socket for a while
- * before it sleeps in recv; when that does not pay, it stops polling for a
- * while. */
-static int receive_reply(struct mproc_manager *m, mproc__rbuf_t *reply)
-{
-    double spin_until = 0;
-    if (m->spin_skip > 0)
-        m->spin_skip--;
-    else if (mproc__spin_worthwhile())
-        spin_until = mproc__monotonic() + MPROC__MGR_SPIN_SECONDS;
-    for (;;) {
-        const unsigned char *msg;
-        size_t len;
-        int r = mproc__frames_next(&m->in, &msg, &len);
-        if (r == 1) {
-            *reply = (mproc__rbuf_t){ msg, msg + len, 0 };
-            return 0;
-        }
-        if (r < 0)
-            return MPROC_EPROTO;
-        int flags = 0;
-        if (spin_until > 0 && mproc__monotonic() < spin_until)
-            flags = MSG_DONTWAIT;
-        else if (spin_until > 0) {
-            /* polling did not pay this time (a busy server, or more work
-             * than CPUs): sleep at once for the next few requests */
-            m->spin_skip = MPROC__MGR_SPIN_BACKOFF;
-            spin_until = 0;
-        }
-        ssize_t got = mproc__frames_fill(&m->in, m->fd, flags);
-        if (got == 0)
-            return MPROC_EOF;
-        if (got < 0 && got != MPROC_EAGAIN)
-            return (int)got;
-    }
-}
-
-/* ---- requests (see client.h) ---- */
-
-mproc__wbuf_t *mproc__mgr_begin(mproc_manager_t *m, unsigned op, const char *name, size_t nlen)
-{
+    mproc__mgr_res_t ignored = { 0 };
     pthread_mutex_lock(&m->lock);
-    mproc__wbuf_reset(&m->req);
-    mproc__put_u8(&m->req, MPROC__MGR_VERSION);
-    mproc__put_u8(&m->req, op);
-    if (name != NULL) {
-        mproc__put_u16(&m->req, (unsigned)nlen);
-        mproc__put_raw(&m->req, name, nlen);
-    }
-    return &m->req;
-}
-
-void mproc__mgr_end(mproc_manager_t *m)
-{
+    int r = m->backend->call(m->state, req, res != NULL ? res : &ignored);
     pthread_mutex_unlock(&m->lock);
-}
-
-int mproc__mgr_run(mproc_manager_t *m, mproc__rbuf_t *reply)
-{
-    if (m->req.failed)
-        return MPROC_ENOMEM;
-    if (m->req.len > MPROC__MGR_FRAME_MAX)
-        return MPROC_EMSGSIZE;
-    int r = connect_handle(m);
-    if (r == 0)
-        r = mproc__send_frame(m->fd, MPROC__SEND_SOCKET, m->req.data, m->req.len);
-    if (r == 0)
-        r = receive_reply(m, reply);
-    if (r == 0 && mproc__get_u8(reply) != MPROC__MGR_VERSION) {
-        /* a server that wants a key we did not give challenges instead */
-        size_t n = sizeof MPROC__CHALLENGE - 1;
-        int challenged = reply->end - reply->p + 1 >= (ptrdiff_t)n &&
-                         memcmp(reply->p - 1, MPROC__CHALLENGE, n) == 0;
-        r = challenged ? MPROC_EAUTH : MPROC_EPROTO;
-    }
-    if (r != 0) {
-        disconnect(m); /* out of step with the server: the next call starts afresh */
-        return r;
-    }
-    int32_t status = (int32_t)mproc__get_u32(reply);
-    if (reply->bad || status > 0)
-        return MPROC_EPROTO;
-    return status;
-}
-
-int mproc__mgr_take_bytes(mproc__rbuf_t *reply, void **val, size_t *vlen)
-{
-    mproc_buf_t b = mproc__get_bytes(reply, SIZE_MAX);
-    if (reply->bad)
-        return MPROC_EPROTO;
-    if (val == NULL)
-        return 0;
-    mproc_buf_t copy = mproc__buf_copy(b.data, b.len);
-    if (copy.data == NULL)
-        return MPROC_ENOMEM;
-    *val = copy.data;
-    if (vlen != NULL)
-        *vlen = copy.len;
-    return 0;
-}
-
-int mproc__mgr_take_u64(mproc__rbuf_t *reply, uint64_t *out)
-{
-    uint64_t v = mproc__get_u64(reply);
-    if (reply->bad)
-        return MPROC_EPROTO;
-    *out = v;
-    return 0;
+    return r;
 }
 
 /* ---- starting, attaching, stopping ---- */
@@ -263,7 +129,6 @@ static int new_handle(mproc_manager_t **mp, const char *address, const void *key
     if (m == NULL)
         return MPROC_ENOMEM;
     pthread_mutex_init(&m->lock, NULL);
-    m->fd = -1;
     m->server_pidfd = -1;
     m->keylen = keylen;
     m->starter = getpid();
@@ -275,16 +140,16 @@ static int new_handle(mproc_manager_t **mp, const char *address, const void *key
     }
     if (key != NULL)
         memcpy(m->key, key, keylen);
-    register_handle(m);
     *mp = m;
     return 0;
 }
 
 static void free_handle(struct mproc_manager *m)
 {
-    unregister_handle(m);
-    disconnect(m);
-    mproc__wbuf_free(&m->req);
+    if (m->backend != NULL) {
+        unregister_handle(m);
+        m->backend->close(m->state);
+    }
     if (m->key != NULL) {
         explicit_bzero(m->key, m->keylen);
         free(m->key);
@@ -296,25 +161,36 @@ static void free_handle(struct mproc_manager *m)
     free(m);
 }
 
+int mproc__is_redis_address(const char *address)
+{
+    return strncmp(address, "redis://", 8) == 0 || strncmp(address, "redis+unix://", 13) == 0;
+}
+
 int mproc_manager_connect(mproc_manager_t **mp, const char *address, const void *authkey, size_t keylen)
 {
-    mproc__address_t a;
-    if (mp == NULL || address == NULL || mproc__address_parse(address, &a) != 0)
+    if (mp == NULL || address == NULL || (authkey == NULL && keylen > 0))
         return MPROC_EINVAL;
+    const mproc__backend_t *backend = &mproc__backend_server;
+    mproc__address_t a;
+    if (mproc__is_redis_address(address)) {
+        backend = mproc__backend_redis;
+        if (backend == NULL)
+            return MPROC_ENOTSUP; /* built without hiredis */
+    } else if (mproc__address_parse(address, &a) != 0) {
+        return MPROC_EINVAL;
+    }
     mproc_manager_t *m;
     int r = new_handle(&m, address, authkey, keylen);
     if (r != 0)
         return r;
-    /* a round trip now, so a wrong address or key, or something that is
-     * not a Manager, shows here */
-    mproc__rbuf_t reply;
-    mproc__mgr_begin(m, MPROC__OP_PING, NULL, 0);
-    r = mproc__mgr_run(m, &reply);
-    mproc__mgr_end(m);
+    /* the backend connects once now, so a wrong address or key shows here */
+    r = backend->open(&m->state, address, m->key, m->keylen);
     if (r != 0) {
         free_handle(m);
         return r;
     }
+    m->backend = backend;
+    register_handle(m);
     *mp = m;
     return 0;
 }
@@ -475,10 +351,9 @@ int mproc_manager_shutdown(mproc_manager_t *m)
 {
     if (m == NULL)
         return MPROC_EINVAL;
-    mproc__rbuf_t reply;
-    mproc__mgr_begin(m, MPROC__OP_SHUTDOWN, NULL, 0);
-    int r = mproc__mgr_run(m, &reply);
-    mproc__mgr_end(m);
+    /* on Redis this does nothing: Redis is never stopped */
+    mproc__mgr_req_t req = { .op = MPROC__OP_SHUTDOWN };
+    int r = mproc__mgr_call(m, &req, NULL);
     /* the server this process started: wait until it is gone (it is not
      * our child, so by its pidfd, or by asking the kernel) */
     if (m->server > 0 && getpid() == m->starter) {

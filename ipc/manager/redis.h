@@ -1,0 +1,59 @@
+/* Shared by the Redis backend (backend_redis.c) and its cluster routing
+ * (redis_cluster.c). Not installed. */
+#ifndef MPROC_MANAGER_REDIS_H
+#define MPROC_MANAGER_REDIS_H
+
+#include "manager/backend.h"
+
+#include <hiredis/hiredis.h>
+
+#define MPROC__REDIS_SLOTS 16384
+
+/* One server: where it is, and this process's connection to it. */
+typedef struct {
+    char *host;         /* TCP (a name or a numeric address), or NULL */
+    char port[8];
+    char *path;         /* Unix socket, or NULL */
+    int fd;             /* -1: not connected */
+    int inherited;      /* fd came with a fork: the parent's, not ours */
+    double last_used;   /* monotonic seconds of the last reply */
+    redisReader *reader;
+} mproc__rnode_t;
+
+typedef struct mproc__redis {
+    mproc__rnode_t *nodes; /* nodes[0]: the address given to connect */
+    size_t nnodes;
+    const unsigned char *password; /* NULL: no AUTH */
+    size_t pwlen;
+    long db;
+    int cluster;           /* the server is a cluster node: route by slot */
+    uint16_t *slots;       /* cluster: node index + 1 per slot, 0 unknown */
+    mproc__wbuf_t out;     /* the commands being sent */
+} mproc__redis_t;
+
+/* Sends the commands in r->out to node n (connecting first if needed) and
+ * reads nreplies replies, the last into *reply (the others must be +OK),
+ * before deadline. 0 with *reply (an error reply included: the caller reads
+ * it), or a negative code: the connection is then closed. `sent` says
+ * whether any byte may have reached the server. */
+int mproc__redis_exec(mproc__redis_t *r, mproc__rnode_t *n, int nreplies, redisReply **reply,
+                      double deadline, int *sent);
+/* Appends one command (argc arguments) to r->out in Redis's protocol. */
+void mproc__redis_append(mproc__redis_t *r, int argc, const char *const *argv, const size_t *argvlen);
+/* The node host:port (added if new): its index, or a negative code. */
+int mproc__redis_node(mproc__redis_t *r, const char *host, size_t hlen, const char *port);
+void mproc__redis_disconnect(mproc__rnode_t *n);
+
+/* ---- redis_cluster.c ---- */
+/* The slot of a key, per the Redis Cluster specification (CRC16 of the
+ * hash tag: the bytes between the first '{' and the next '}' if not empty). */
+unsigned mproc__redis_slot(const void *key, size_t len);
+/* Asks the nodes for the slot map (CLUSTER SLOTS), first from node `first`
+ * (-1: any): 1 if the server is a cluster (r->slots filled), 0 if it is a
+ * standalone server, or a negative code (no node answered). */
+int mproc__redis_cluster_refresh(mproc__redis_t *r, int first, double deadline);
+/* Parses a MOVED or ASK error reply ("MOVED 3999 127.0.0.1:6381"): the
+ * node's index, slot in *slot; or a negative code. */
+int mproc__redis_redirect(mproc__redis_t *r, const char *text, size_t len, unsigned *slot);
+
+#endif
