@@ -349,6 +349,13 @@ START_TEST(unread_replies_are_bounded)
         close(fd[i]);
     }
     ck_assert_int_ge(cut, READERS / 2);
+    /* with the readers gone, the buffers went with them (not measurable
+     * under AddressSanitizer, whose allocator keeps freed memory in
+     * quarantine) */
+    ck_assert_int_eq(mproc_dict_len(d, &n), 0);
+#ifndef __SANITIZE_ADDRESS__
+    ck_assert_int_lt(status_kb(pid, "VmRSS") - rss0, 12 << 10);
+#endif
     /* frames that only announce a size: nothing allocated on the claim */
     long vm0 = status_kb(pid, "VmSize");
     for (int i = 0; i < READERS; i++) {
@@ -433,6 +440,47 @@ START_TEST(idle_timeout_is_optional)
 }
 END_TEST
 
+static int file_exists(void *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/* The snapshot's temporary file is a fresh name, created exclusively: a
+ * symlink planted at the old fixed name (FILE.tmp) is not followed, and the
+ * snapshot is written. */
+START_TEST(snapshot_does_not_follow_a_planted_symlink)
+{
+    char dir[] = "/tmp/mproc-test-snap-XXXXXX", snap[128], tmp[160], victim[128], address[80];
+    make_dir(dir);
+    snprintf(snap, sizeof snap, "%s/snap", dir);
+    snprintf(tmp, sizeof tmp, "%s/snap.tmp", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(address, sizeof address, "@%s", test_name("snap"));
+    FILE *f = fopen(victim, "w");
+    fputs("precious", f);
+    fclose(f);
+    ck_assert_int_eq(symlink(victim, tmp), 0);
+    const char *args[] = { "--listen", address, "--snapshot", snap, NULL };
+    pid_t pid = daemon_start(args, 0);
+    mproc_manager_t *m;
+    ck_assert_int_eq(mproc_manager_connect(&m, address, NULL, 0), 0);
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(m, "d", &d), 0);
+    ck_assert_int_eq(mproc_dict_set(d, "k", 1, "v", 1), 0);
+    ck_assert_int_eq(kill(pid, SIGUSR1), 0); /* written by a forked child */
+    ck_assert(poll_until(file_exists, snap, 20));
+    mproc_dict_close(d);
+    mproc_manager_close(m);
+    daemon_stop(pid);
+    char buf[16] = "";
+    f = fopen(victim, "r");
+    ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+    fclose(f);
+    ck_assert_str_eq(buf, "precious");
+    remove_dir(dir);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -445,6 +493,7 @@ int main(void)
     tcase_add_test(tc, unread_replies_are_bounded);
     tcase_add_test(tc, max_memory_is_a_quota);
     tcase_add_test(tc, idle_timeout_is_optional);
+    tcase_add_test(tc, snapshot_does_not_follow_a_planted_symlink);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

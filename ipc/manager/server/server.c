@@ -27,6 +27,7 @@
 #include "manager/protocol.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@
 
 #define DEFAULT_HANDSHAKE_TIMEOUT 10.0
 #define DEFAULT_MAX_CLIENTS 1024
-#define DEFAULT_MAX_HANDSHAKES 64
+#define DEFAULT_MAX_HANDSHAKES 256
 #define DEFAULT_OUTPUT_LIMIT ((size_t)64 << 20)
 #define EVENTS 64
 #define ACCEPTS_PER_ROUND 64
@@ -774,6 +775,11 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
     s.max_clients = o->max_clients > 0 ? o->max_clients : DEFAULT_MAX_CLIENTS;
     s.max_handshakes = o->max_handshakes > 0 ? o->max_handshakes : DEFAULT_MAX_HANDSHAKES;
     s.output_limit = o->output_limit > 0 ? o->output_limit : DEFAULT_OUTPUT_LIMIT;
+    /* Big buffers (replies, requests, values) straight from mmap, always:
+     * glibc would otherwise raise its threshold after the first one is
+     * freed and keep later ones in the heap, so memory a client made the
+     * server take would stay with the process after the client went. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
     const char *what = "starting";
     int r = start(&s, &what);
     if (r != 0) {

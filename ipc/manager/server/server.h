@@ -16,7 +16,7 @@ struct mproc__server_opts {
     double handshake_timeout;     /* seconds a client has to authenticate; 0: 10 */
     size_t max_memory;            /* bytes of names, keys and values held; 0: no limit */
     unsigned max_clients;         /* connections at once; 0: 1024 (one more is refused at once) */
-    unsigned max_handshakes;      /* connections still authenticating; 0: 64 (the oldest goes) */
+    unsigned max_handshakes;      /* connections still authenticating; 0: 256 (the oldest goes) */
     size_t output_limit;          /* bytes of replies waiting for clients that do not read them,
                                      beyond the one reply being sent; 0: 64 MiB */
     double idle_timeout;          /* seconds an authenticated client may stay silent; 0: forever */
