@@ -193,8 +193,10 @@ bad:
     return MPROC_ETYPE;
 }
 
-/* 0 if item can be stored at all (the slot's length is checked apart). */
-static int check_item(const mproc_sl_item_t *item)
+/* 0 if item can be stored, a str or bytes in at most max bytes: create's
+ * limit, or the slot's for set (Python's __setitem__ lets a value fill its
+ * slot, up to 9999992 bytes, one more than any list can be created with). */
+static int check_item(const mproc_sl_item_t *item, uint64_t max)
 {
     switch (item->type) {
     case MPROC_SL_NONE:
@@ -207,8 +209,8 @@ static int check_item(const mproc_sl_item_t *item)
     case MPROC_SL_BYTES:
         if (item->data == NULL && item->len > 0)
             return MPROC_EINVAL;
-        if (item->len > MPROC__SL_MAX_ITEM)
-            return MPROC_EINVAL;
+        if (item->len > max)
+            return MPROC_EINVAL; /* Python: "bytes/str item exceeds available storage" */
         if (item->type == MPROC_SL_STR && !mproc__sl_utf8_valid(item->data, item->len))
             return MPROC_EINVAL;
         return 0;
@@ -226,7 +228,7 @@ int mproc__sl_plan(const mproc_sl_item_t *items, size_t n, struct mproc__sl_layo
     if (n > (SIZE_MAX / 8) / 32) /* 8 + 8 + 8 + 1 bytes an item at least */
         return MPROC_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        int r = check_item(&items[i]);
+        int r = check_item(&items[i], MPROC__SL_MAX_ITEM);
         if (r != 0)
             return r;
     }
@@ -262,7 +264,7 @@ int mproc__sl_plan(const mproc_sl_item_t *items, size_t n, struct mproc__sl_layo
 }
 
 /* Stores item i: format, then code, then value, in Python's order. The
- * item has passed check_item and fits its slot. */
+ * item has passed check_item with its slot's length. */
 static void put_item(const struct mproc__sl_layout *lay, unsigned char *buf, size_t i,
                      const mproc_sl_item_t *item)
 {
@@ -334,11 +336,9 @@ void mproc__sl_build(const struct mproc__sl_layout *lay, unsigned char *buf,
 int mproc__sl_set(const struct mproc__sl_layout *lay, unsigned char *buf, size_t i,
                   const mproc_sl_item_t *item)
 {
-    int r = check_item(item);
+    int r = check_item(item, slot_of(lay, i));
     if (r != 0)
         return r;
-    if ((item->type == MPROC_SL_STR || item->type == MPROC_SL_BYTES) && item->len > slot_of(lay, i))
-        return MPROC_EINVAL; /* Python: "bytes/str item exceeds available storage" */
     put_item(lay, buf, i, item);
     return 0;
 }

@@ -15,8 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The longest str or bytes item (its slot, 9999992 bytes, is the largest
- * whose format "9999992s" fits Python's 8 bytes) */
+/* The longest str or bytes item a list is created with (its slot, 9999992
+ * bytes, is the largest whose format "9999992s" fits Python's 8 bytes); a
+ * set may fill a slot, as Python's does, so that slot takes 9999992 */
 #define MPROC__SL_MAX_ITEM 9999991u
 #define MPROC__SL_MAX_SLOT 9999992u
 
@@ -51,7 +52,8 @@ void mproc__sl_build(const struct mproc__sl_layout *lay, unsigned char *buf,
 int mproc__sl_get(const struct mproc__sl_layout *lay, const unsigned char *buf, size_t i,
                   mproc_sl_item_t *out);
 /* Writes item i (< lay->n) as Python's __setitem__ does. 0; MPROC_EINVAL
- * (invalid item, or a str or bytes longer than the slot: nothing written). */
+ * (invalid item, or a str or bytes longer than the slot: nothing written;
+ * as long as the slot is fine). */
 int mproc__sl_set(const struct mproc__sl_layout *lay, unsigned char *buf, size_t i,
                   const mproc_sl_item_t *item);
 

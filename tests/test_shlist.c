@@ -218,6 +218,40 @@ START_TEST(slots_are_sized_like_pythons)
 }
 END_TEST
 
+/* Python's __setitem__ lets a str or bytes fill its whole slot, even the
+ * largest (9999992 bytes, one more than any item a list is created with),
+ * and reads it back whole */
+START_TEST(the_largest_slot_takes_a_value_as_long_as_itself)
+{
+    enum { SLOT = 9999992 };
+    unsigned char *big = malloc(SLOT + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'y', SLOT + 1);
+    mproc_sl_item_t items[] = {ITEM_BYTES(big, SLOT - 1), ITEM_INT(1)};
+    const char *name = test_name("sl");
+    mproc_shlist_t *l;
+    ck_assert_int_eq(mproc_shlist_create(&l, name, items, 2), 0);
+    ck_assert_int_eq(mproc_shlist_set(l, 0, &ITEM_BYTES(big, SLOT)), 0);
+    expect_item(l, 0, ITEM_BYTES(big, SLOT));
+    ck_assert_int_eq(mproc_shlist_set(l, 0, &ITEM_STR(big, SLOT)), 0);
+    expect_item(l, 0, ITEM_STR(big, SLOT));
+    /* one byte more is refused, and changes nothing */
+    ck_assert_int_eq(mproc_shlist_set(l, 0, &ITEM_BYTES(big, SLOT + 1)), MPROC_EINVAL);
+    expect_item(l, 0, ITEM_STR(big, SLOT));
+    /* an 8-byte slot, likewise */
+    ck_assert_int_eq(mproc_shlist_set(l, 1, &ITEM_BYTES(big, 8)), 0);
+    expect_item(l, 1, ITEM_BYTES(big, 8));
+    ck_assert_int_eq(mproc_shlist_set(l, 1, &ITEM_BYTES(big, 9)), MPROC_EINVAL);
+    /* the create limit stays: a 9999992-byte item would need a 10000000-byte
+     * slot, whose format "10000000s" Python cannot store */
+    mproc_shlist_t *too;
+    ck_assert_int_eq(mproc_shlist_create(&too, test_name("sl"), &ITEM_BYTES(big, SLOT), 1), MPROC_EINVAL);
+    mproc_shlist_close(l);
+    mproc_unlink(name);
+    free(big);
+}
+END_TEST
+
 START_TEST(empty_list)
 {
     const char *name = test_name("sl");
@@ -1061,6 +1095,7 @@ int main(void)
     tcase_add_test(tc, trailing_nuls_read_back_stripped_as_in_python);
     tcase_add_test(tc, layout_is_pythons_byte_for_byte);
     tcase_add_test(tc, slots_are_sized_like_pythons);
+    tcase_add_test(tc, the_largest_slot_takes_a_value_as_long_as_itself);
     tcase_add_test(tc, empty_list);
     tcase_add_test(tc, indexes_count_from_the_end_and_are_bounded);
     tcase_add_test(tc, any_type_replaces_any_other);

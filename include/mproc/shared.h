@@ -115,8 +115,10 @@ MPROC_API mproc_rlock_t *mproc_array_get_lock(mproc_array_t *a);
  * (-0.0, inf, nan). A str or bytes item's slot holds 8 * (len / 8 + 1) bytes,
  * len in bytes (a str's UTF-8 bytes), as Python sizes ASCII strings (Python
  * sizes a str by its characters, so it truncates a long non-ASCII str; mproc
- * does not). No item is longer than 9999991 bytes (Python's limit too: its
- * format "9999992s" has 8 characters).
+ * does not). No item is created longer than 9999991 bytes (Python's limit
+ * too: its format "9999992s" has 8 characters); a set may fill its slot
+ * completely, as Python's may (a 9999992-byte slot takes 9999992 bytes, and
+ * such a value reads back whole, no NUL after it in the block).
  *
  * Concurrency: exactly as safe as Python's, which has no lock. An item's
  * get and set are several loads and stores (format, code, value): a reader
@@ -180,7 +182,8 @@ MPROC_API int mproc_shlist_get(mproc_shlist_t *l, ssize_t index, mproc_sl_item_t
  * replace any other; a str or bytes takes the whole slot (NUL-padded); an
  * int, float, bool or None writes 8 bytes. 0; MPROC_EINVAL (l or item NULL,
  * an unknown type, a bool not 0 or 1, data NULL with len > 0, a str not valid
- * UTF-8, a str or bytes longer than the item's slot: nothing changed);
+ * UTF-8, a str or bytes longer than the item's slot -- one exactly as long
+ * is fine, as in Python: nothing changed);
  * MPROC_EINDEX (nothing changed). */
 MPROC_API int mproc_shlist_set(mproc_shlist_t *l, ssize_t index, const mproc_sl_item_t *item);
 /* Unmaps the list here and frees the handle; the list itself stays until
