@@ -105,10 +105,12 @@ static int wait_until(struct cond_impl *ci, const mproc__deadline_t *d)
         return MPROC_EPERM;
 
     uint64_t ticket = ci->next_ticket++;
+    MPROC__CRASH(COND_WAIT_TICKET);
     uint32_t depth = lock->depth;
     uint32_t seq = mproc__waitq_prepare(&ci->waitq);
     lock->depth = 0;
     pthread_mutex_unlock(&lock->mutex);
+    MPROC__CRASH(COND_WAIT_UNLOCKED);
 
     int timed_out = 0;
     while (atomic_load(&ci->granted) <= ticket) {
@@ -116,6 +118,7 @@ static int wait_until(struct cond_impl *ci, const mproc__deadline_t *d)
             timed_out = 1;
             break;
         }
+        MPROC__CRASH(COND_WAIT_WOKEN);
         seq = atomic_load(&ci->waitq.seq);
     }
     mproc__waitq_finish(&ci->waitq);
@@ -128,6 +131,7 @@ static int wait_until(struct cond_impl *ci, const mproc__deadline_t *d)
     int r = 0;
     if (timed_out && atomic_load(&ci->granted) <= ticket) {
         withdraw(ci, ticket);
+        MPROC__CRASH(COND_WAIT_WITHDRAWN);
         r = MPROC_ETIMEDOUT;
     }
     return relock == MPROC_EOWNERDEAD ? MPROC_EOWNERDEAD : r;
@@ -180,7 +184,8 @@ static int notify(struct cond_impl *ci, uint64_t n)
     if (g != granted) {
         ci->cancelled = cancelled;
         atomic_store(&ci->granted, g);
-        mproc__waitq_wake(&ci->waitq, INT32_MAX);
+        MPROC__CRASH(COND_NOTIFY_GRANTED);
+        mproc__waitq_wake(&ci->waitq);
     }
     return 0;
 }
