@@ -73,7 +73,12 @@ MPROC_API int mproc_lock_locked(mproc_lock_t *l);
 
 /* ---- RLock (threading.RLock, multiprocessing.RLock) ----------------------
  * Re-entrant: the owning thread may acquire it again and must release it as
- * many times. */
+ * many times. Threads are told apart by their kernel thread id, cached per
+ * thread and forgotten in a child made by fork() (a pthread_atfork handler).
+ * A child made by _Fork() or a raw clone(), which skip those handlers, would
+ * take its parent thread's id for its own: use fork() in programs that use
+ * an RLock or Condition in the child (not fixed: checking the id on every
+ * call would cost a system call each time). */
 MPROC_API int mproc_rlock_init(mproc_rlock_t *l);
 MPROC_API int mproc_rlock_destroy(mproc_rlock_t *l);              /* MPROC_EBUSY if held */
 MPROC_API int mproc_rlock_create(mproc_rlock_t **l, const char *name);
@@ -111,9 +116,16 @@ MPROC_API int mproc_cond_release(mproc_cond_t *c);
 /* The caller must hold the lock (at any depth), else MPROC_EPERM. Releases it
  * fully, waits for a notify, then re-acquires it to the same depth (without
  * limit: the timeout bounds only the wait). 0 notified; MPROC_ETIMEDOUT;
- * MPROC_EOWNERDEAD (notified or not: re-acquiring found the lock's holder
- * dead; the caller holds it). Never returns 0 without a notify. */
+ * MPROC_EOWNERDEAD (notified or timed out: re-acquiring found the lock's
+ * holder dead; the caller holds it; mproc_cond_wait_status tells which).
+ * Never returns 0 without a notify. */
 MPROC_API int mproc_cond_wait(mproc_cond_t *c, double timeout);
+/* As mproc_cond_wait, with both facts told apart: 0 notified or
+ * MPROC_ETIMEDOUT (or MPROC_EPERM, MPROC_EINVAL for a NaN timeout or
+ * owner_died NULL), and *owner_died = 1 if re-acquiring the lock found its
+ * holder dead (the caller holds it; the guarded data may be inconsistent),
+ * else 0. */
+MPROC_API int mproc_cond_wait_status(mproc_cond_t *c, double timeout, int *owner_died);
 /* Waits until pred(arg) != 0: checks it first, then after each wake-up, with
  * the lock held; the deadline is computed once. 0 once pred is true,
  * MPROC_ETIMEDOUT if it is still false at the deadline, MPROC_EPERM. */
