@@ -1,10 +1,12 @@
 /* Benchmarks of the synchronisation core against the raw primitives, in one
  * run: uncontended cost per acquire+release, and two processes contending
- * for a counter. Prints a table; `make bench` adds Python's figures. */
+ * for a counter; how often an idle waiter wakes up. Prints a table; `make
+ * bench` adds Python's figures. */
 #include <mproc.h>
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -139,6 +141,86 @@ static double contended_rate(struct contended *c, int mproc)
     return 2.0 * CONTENDED_OPS / secs;
 }
 
+/* ---- idle waiters: how often does a waiter that waits for nothing wake up? ---- */
+
+struct idle {
+    mproc_sem_t sem;
+    mproc_event_t event;
+    mproc_cond_t cond;
+    mproc_barrier_t barrier;
+};
+
+static int idle_sem(struct idle *w) { return mproc_sem_acquire(&w->sem, MPROC_FOREVER); }
+static int idle_event(struct idle *w) { return mproc_event_wait(&w->event, MPROC_FOREVER); }
+static int idle_cond(struct idle *w)
+{
+    mproc_cond_acquire(&w->cond, MPROC_FOREVER);
+    return mproc_cond_wait(&w->cond, MPROC_FOREVER);
+}
+static int idle_barrier(struct idle *w) { return mproc_barrier_wait(&w->barrier, MPROC_FOREVER); }
+static int idle_timed_sem(struct idle *w) { return mproc_sem_acquire(&w->sem, 3600); }
+
+/* Voluntary context switches of pid so far: one per sleep, so per wake-up. */
+static long switches(pid_t pid)
+{
+    char path[64], line[128];
+    long n = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+#define IDLE_SECONDS 3.0
+
+static void idle_wakeups(void)
+{
+    struct idle *w = shared(sizeof *w);
+    mproc_sem_init(&w->sem, 0, 0);
+    mproc_event_init(&w->event);
+    mproc_cond_init(&w->cond);
+    mproc_barrier_init(&w->barrier, 2);
+    static const struct {
+        const char *what;
+        int (*wait)(struct idle *);
+    } kinds[] = {
+        { "Semaphore acquire(FOREVER)", idle_sem },
+        { "Semaphore acquire(3600 s)", idle_timed_sem },
+        { "Event wait(FOREVER)", idle_event },
+        { "Condition wait(FOREVER)", idle_cond },
+        { "Barrier wait(FOREVER)", idle_barrier },
+    };
+    enum { KINDS = sizeof kinds / sizeof kinds[0] };
+    pid_t pids[KINDS];
+    for (int i = 0; i < KINDS; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0)
+            _exit(kinds[i].wait(w));
+    }
+    struct timespec settle = { 0, 200000000 };
+    nanosleep(&settle, NULL); /* let them fall asleep: not a synchronisation */
+    long before[KINDS];
+    for (int i = 0; i < KINDS; i++)
+        before[i] = switches(pids[i]);
+    double t0 = now();
+    struct timespec idle = { (time_t)IDLE_SECONDS, 0 };
+    nanosleep(&idle, NULL);
+    double took = now() - t0;
+    printf("\nidle waiters: wake-ups per second of a waiter that nothing wakes (over %.0f s)\n",
+           IDLE_SECONDS);
+    for (int i = 0; i < KINDS; i++) {
+        double rate = (double)(switches(pids[i]) - before[i]) / took;
+        printf("  %-34s %8.2f /s   %-28s %8.2f /s\n", kinds[i].what, rate, "sem_wait (pshared)", 0.0);
+        kill(pids[i], SIGKILL);
+        waitpid(pids[i], NULL, 0);
+    }
+}
+
 int main(void)
 {
     struct objects { /* one cache line (or more) each */
@@ -195,5 +277,6 @@ int main(void)
     printf("  %-34s %8.2f M/s  %-28s %8.2f M/s  ratio %.2fx (target >= 0.8x)\n",
            "mproc Lock", mproc_rate / 1e6, "robust pshared mutex", raw_rate / 1e6,
            mproc_rate / raw_rate);
+    idle_wakeups();
     return 0;
 }

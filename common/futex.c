@@ -40,24 +40,38 @@ uint32_t mproc__waitq_prepare(mproc__waitq_t *q)
      * sequentially consistent): either the waker sees the sleeper, or the
      * sleeper sees the changed condition. */
     atomic_fetch_add(&q->sleepers, 1);
-    return atomic_load(&q->seq);
+    uint32_t seq = atomic_load(&q->seq);
+    /* Under the C11 model the increment above and the caller's (relaxed or
+     * acquire) re-check of its condition need a full fence between them to
+     * pair with the waker's fence; x86 would not need it, others do. */
+    atomic_thread_fence(memory_order_seq_cst);
+    return seq;
 }
 
-/* An unbounded sleep is cut into slices of this many seconds. A waker wakes
- * n sleepers; if one of them is killed after the kernel woke it but before it
- * acted on the wake-up, the others would otherwise sleep on although the state
- * they wait for holds. Each slice ends with a re-check, so such a loss costs a
- * live waiter at most one slice, never a hang. */
-#define MPROC__SLEEP_SLICE 0.25
+/* Every sleep is cut into slices of this many seconds, timed or not. Waking
+ * every sleeper (see mproc__waitq_wake) covers the death of a woken waiter;
+ * what remains is the death of a waker between its state change (one atomic
+ * store, or a commit under a robust mutex) and its futex wake. No kernel
+ * mechanism reports that death to a sleeper on another word: a robust futex
+ * wakes only sleepers on the dead owner's lock word, and giving each waker
+ * such a word (and each sleeper a way to find it) would add a shared store
+ * to every uncontended wake. So a sleeper re-checks once per slice: such a
+ * loss costs a live waiter at most one slice, never its whole timeout, and
+ * an idle waiter pays two wake-ups a second (bench_sync measures it). */
+#define MPROC__SLEEP_SLICE 0.5
 
 int mproc__waitq_sleep(mproc__waitq_t *q, uint32_t seq, const mproc__deadline_t *d)
 {
-    if (d->kind != MPROC__FOREVER)
-        return mproc__futex_wait(&q->seq, seq, d);
+    if (d->kind == MPROC__NOWAIT)
+        return MPROC_ETIMEDOUT;
     mproc__deadline_t slice;
     mproc__deadline_init(&slice, MPROC__SLEEP_SLICE);
+    int sliced = d->kind == MPROC__FOREVER || slice.at.tv_sec < d->at.tv_sec ||
+                 (slice.at.tv_sec == d->at.tv_sec && slice.at.tv_nsec < d->at.tv_nsec);
+    if (!sliced)
+        return mproc__futex_wait(&q->seq, seq, d);
     mproc__futex_wait(&q->seq, seq, &slice);
-    return 0; /* the caller re-checks its condition either way */
+    return 0; /* the caller re-checks its condition (and its deadline) */
 }
 
 void mproc__waitq_finish(mproc__waitq_t *q)
@@ -66,7 +80,7 @@ void mproc__waitq_finish(mproc__waitq_t *q)
 }
 
 int mproc__waitq_wait_for(mproc__waitq_t *q, int (*ready)(void *arg), void *arg,
-                          const mproc__deadline_t *d)
+                          const mproc__deadline_t *d, int woken_point)
 {
     if (ready(arg))
         return 0;
@@ -80,13 +94,19 @@ int mproc__waitq_wait_for(mproc__waitq_t *q, int (*ready)(void *arg), void *arg,
         if (r == MPROC_ETIMEDOUT)
             break;
         r = mproc__waitq_sleep(q, seq, d);
+#ifdef MPROC_CRASH_POINTS
+        if (woken_point >= 0)
+            mproc__crash_point(woken_point);
+#else
+        (void)woken_point;
+#endif
         seq = atomic_load(&q->seq);
     }
     mproc__waitq_finish(q);
     return r;
 }
 
-void mproc__waitq_wake(mproc__waitq_t *q, int n)
+void mproc__waitq_wake(mproc__waitq_t *q)
 {
     /* With no sleeper counted, any waiter still to come counts itself after
      * the caller's state change and so sees it when it re-checks: neither the
@@ -99,5 +119,9 @@ void mproc__waitq_wake(mproc__waitq_t *q, int n)
     if (atomic_load(&q->sleepers) == 0)
         return;
     atomic_fetch_add(&q->seq, 1);
-    mproc__futex_wake(&q->seq, n);
+    /* Every sleeper, not n: a sleeper woken to take a unit (or a message)
+     * that is killed before it acts, or that cannot take it (a buffer too
+     * small), would otherwise leave the others asleep while the unit is
+     * there. Those woken in vain re-check and sleep again. */
+    mproc__futex_wake(&q->seq, INT32_MAX);
 }

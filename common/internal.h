@@ -17,6 +17,24 @@
     _Static_assert(sizeof(impl) <= sizeof(pub) && _Alignof(impl) <= _Alignof(pub), \
                    #impl " must fit in " #pub)
 
+/* ---- crash points (crash.c, crash_points.h) ----
+ * MPROC__CRASH(ID) marks a place between two shared-memory stores that
+ * matter. With --enable-crash-points a process may arm one point (by name and
+ * occurrence: the n-th time it passes) and is killed with SIGKILL there; the
+ * two functions are exported only in such a build, for the tests. Without
+ * the option the macro is empty: zero cost. */
+#include "crash_points.h"
+#ifdef MPROC_CRASH_POINTS
+/* 0, or MPROC_EINVAL for an unknown name; name NULL disarms. */
+MPROC_API int mproc__crash_arm(const char *name, unsigned occurrence);
+/* How often this process passed the named point. */
+MPROC_API unsigned mproc__crash_passed(const char *name);
+void mproc__crash_point(int id);
+#define MPROC__CRASH(id) mproc__crash_point(MPROC__CP_##id)
+#else
+#define MPROC__CRASH(id) ((void)0)
+#endif
+
 /* ---- errors (error.c) ---- */
 /* Maps an errno from a system call to the library's code (negative). */
 int mproc__errno(int e);
@@ -78,12 +96,16 @@ void mproc__waitq_finish(mproc__waitq_t *q);
 /* The whole waiter protocol for waiters that hold no lock: 0 once
  * ready(arg) != 0 (checked first, after counting as a sleeper, after every
  * wake-up, and once more at the deadline), else MPROC_ETIMEDOUT. ready may
- * act (take a unit, say) when it returns 1. */
+ * act (take a unit, say) when it returns 1. woken_point: the crash point
+ * (MPROC__CP_*) passed after each sleep, before the re-check; -1 for none. */
 int mproc__waitq_wait_for(mproc__waitq_t *q, int (*ready)(void *arg), void *arg,
-                          const mproc__deadline_t *d);
+                          const mproc__deadline_t *d, int woken_point);
 /* Makes a state change visible to waiters (call after the change): bumps the
- * sequence and wakes up to n sleepers. */
-void mproc__waitq_wake(mproc__waitq_t *q, int n);
+ * sequence and wakes every sleeper (a woken waiter that dies before acting
+ * must not leave the others asleep). Sleeps are cut into 0.5 s slices, so a
+ * waker killed between its change and this call delays a waiter by at most
+ * one slice (futex.c). */
+void mproc__waitq_wake(mproc__waitq_t *q);
 
 /* ---- robust process-shared mutexes (mutex.c) ---- */
 int mproc__mutex_init(pthread_mutex_t *m);

@@ -166,13 +166,16 @@ int mproc__segment_create(void **payload, const char *name, int type, size_t siz
     base->creator_pid = (int32_t)getpid();
     if ((r = init((char *)base + HEADER_SIZE, arg)) != 0)
         goto fail;
+    MPROC__CRASH(SEGMENT_INITIALISED);
     atomic_store_explicit(&base->ready, 1, memory_order_release);
+    MPROC__CRASH(SEGMENT_READY);
 
     if (name != NULL) {
         if (renameat2(AT_FDCWD, tmp_file, AT_FDCWD, path_file, RENAME_NOREPLACE) != 0) {
             r = mproc__errno(errno);
             goto fail;
         }
+        MPROC__CRASH(SEGMENT_PUBLISHED);
         close(fd);
     }
     registry_add(node, base);

@@ -73,27 +73,47 @@ static void unlock(struct ctypes_impl *c)
         mproc_rlock_release(&c->lock);
 }
 
-/* Copies one item; without a lock, as one atomic access, so that a raw
- * Value is never read torn. */
-static void copy_item(struct ctypes_impl *c, void *dst, const void *src)
+/* Copies one item; without a lock, as one atomic access to the shared
+ * slot, so that a raw Value is never read torn. The caller's side (in or
+ * out) may be unaligned: it is copied with memcpy through a local, never
+ * accessed atomically (an unaligned atomic access is undefined, and on some
+ * machines a fault). to_shared: dst is the slot, else src is. */
+static void copy_item(struct ctypes_impl *c, void *dst, const void *src, int to_shared)
 {
     if (c->has_lock) {
         memcpy(dst, src, c->itemsize);
         return;
     }
-    switch (c->itemsize) {
-    case 1: __atomic_store_n((uint8_t *)dst, __atomic_load_n((const uint8_t *)src, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST); break;
-    case 2: __atomic_store_n((uint16_t *)dst, __atomic_load_n((const uint16_t *)src, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST); break;
-    case 4: __atomic_store_n((uint32_t *)dst, __atomic_load_n((const uint32_t *)src, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST); break;
-    default: __atomic_store_n((uint64_t *)dst, __atomic_load_n((const uint64_t *)src, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST); break;
+    union {
+        uint8_t u8;
+        uint16_t u16;
+        uint32_t u32;
+        uint64_t u64;
+    } v;
+    if (to_shared) {
+        memcpy(&v, src, c->itemsize);
+        switch (c->itemsize) {
+        case 1: __atomic_store_n((uint8_t *)dst, v.u8, __ATOMIC_SEQ_CST); break;
+        case 2: __atomic_store_n((uint16_t *)dst, v.u16, __ATOMIC_SEQ_CST); break;
+        case 4: __atomic_store_n((uint32_t *)dst, v.u32, __ATOMIC_SEQ_CST); break;
+        default: __atomic_store_n((uint64_t *)dst, v.u64, __ATOMIC_SEQ_CST); break;
+        }
+        return;
     }
+    switch (c->itemsize) {
+    case 1: v.u8 = __atomic_load_n((const uint8_t *)src, __ATOMIC_SEQ_CST); break;
+    case 2: v.u16 = __atomic_load_n((const uint16_t *)src, __ATOMIC_SEQ_CST); break;
+    case 4: v.u32 = __atomic_load_n((const uint32_t *)src, __ATOMIC_SEQ_CST); break;
+    default: v.u64 = __atomic_load_n((const uint64_t *)src, __ATOMIC_SEQ_CST); break;
+    }
+    memcpy(dst, &v, c->itemsize);
 }
 
 /* Copies one item under the lock (if any): 0 or MPROC_EOWNERDEAD. */
-static int locked_copy(struct ctypes_impl *c, void *dst, const void *src)
+static int locked_copy(struct ctypes_impl *c, void *dst, const void *src, int to_shared)
 {
     int r = lock(c);
-    copy_item(c, dst, src);
+    copy_item(c, dst, src, to_shared);
     unlock(c);
     return r;
 }
@@ -177,12 +197,12 @@ void *mproc_value_ptr(mproc_value_t *v)
 
 int mproc_value_get(mproc_value_t *v, void *out)
 {
-    return locked_copy(VALUE(v), out, VALUE(v)->data);
+    return locked_copy(VALUE(v), out, VALUE(v)->data, 0);
 }
 
 int mproc_value_set(mproc_value_t *v, const void *in)
 {
-    return locked_copy(VALUE(v), VALUE(v)->data, in);
+    return locked_copy(VALUE(v), VALUE(v)->data, in, 1);
 }
 
 int mproc_value_add(mproc_value_t *v, const void *delta, void *result)
@@ -251,7 +271,7 @@ int mproc_array_get(mproc_array_t *a, size_t i, void *out)
     struct ctypes_impl *c = ARRAY(a);
     if (i >= c->length)
         return MPROC_EINDEX;
-    return locked_copy(c, out, c->data + i * c->itemsize);
+    return locked_copy(c, out, c->data + i * c->itemsize, 0);
 }
 
 int mproc_array_set(mproc_array_t *a, size_t i, const void *in)
@@ -259,7 +279,7 @@ int mproc_array_set(mproc_array_t *a, size_t i, const void *in)
     struct ctypes_impl *c = ARRAY(a);
     if (i >= c->length)
         return MPROC_EINDEX;
-    return locked_copy(c, c->data + i * c->itemsize, in);
+    return locked_copy(c, c->data + i * c->itemsize, in, 1);
 }
 
 int mproc_array_read(mproc_array_t *a, size_t start, size_t count, void *out)

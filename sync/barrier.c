@@ -13,10 +13,29 @@
  *
  * Recovery after a holder's death (EOWNERDEAD): if the round is full, its
  * last party died running the action or releasing the others; that round is
- * broken. Anything else was a single store, complete or not done. */
+ * broken. Anything else was a single store, complete or not done.
+ *
+ * The dead break the barrier without a third party's help:
+ * - The last arrival runs the action holding the robust mutex; if it dies
+ *   there the kernel marks the mutex word OWNER_DIED. Sleepers re-check once
+ *   per wait-queue slice (0.5 s, see futex.c), see the mark, take the mutex
+ *   themselves, and its recovery breaks the round.
+ * - A waiting party records its pid in a slot (the first WATCHED parties of
+ *   a round; the rest fit nowhere in the fixed 128 bytes). Sleepers check
+ *   once per slice whether a recorded process has ended (a pidfd is readable
+ *   once it has exited, zombie or reaped), and break the round if so; the
+ *   last arrival checks the same before it completes a round, so no round
+ *   completes with a dead party counted. */
 #include "internal.h"
 
+#include <errno.h>
+#include <linux/futex.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define WATCHED 14
 
 struct barrier_impl {
     pthread_mutex_t mutex;
@@ -25,6 +44,7 @@ struct barrier_impl {
     _Atomic uint32_t broken;
     _Atomic uint64_t state;          /* round << 32 | arrived */
     _Atomic uint64_t broken_rounds;  /* bit (round % 64): that round ended broken */
+    _Atomic int32_t waiting[WATCHED]; /* pid of the party with that index, this round (under the mutex) */
 };
 MPROC__FITS(struct barrier_impl, mproc_barrier_t);
 
@@ -70,13 +90,47 @@ int mproc_barrier_close(mproc_barrier_t *b)
     return mproc__segment_close(b, MPROC__TYPE_BARRIER);
 }
 
-/* Ends the current round broken and wakes its waiters. Mutex held. */
+/* Ends the current round broken and wakes its waiters. Mutex held. The
+ * outcome bit first: a waiter that sees `broken` reads it at once, one that
+ * sees the round move reads the bit. */
 static void break_round(struct barrier_impl *bi)
 {
     uint32_t round = ROUND(atomic_load(&bi->state));
     atomic_fetch_or(&bi->broken_rounds, ROUND_BIT(round));
+    MPROC__CRASH(BARRIER_BREAK_MARKED);
     atomic_store(&bi->broken, 1);
-    mproc__waitq_wake(&bi->waitq, INT32_MAX);
+    MPROC__CRASH(BARRIER_BROKEN);
+    mproc__waitq_wake(&bi->waitq);
+}
+
+/* 1 if process pid has ended (exited, killed; reaped or a zombie). */
+static int process_ended(pid_t pid)
+{
+    if (pid <= 0 || pid == getpid())
+        return 0;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno == ESRCH;
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int ended = poll(&p, 1, 0) == 1;
+    close(fd);
+    return ended;
+}
+
+/* 1 if a party recorded as waiting in this round has ended. */
+static int a_party_died(struct barrier_impl *bi, uint32_t arrived)
+{
+    for (uint32_t i = 0; i < arrived && i < WATCHED; i++)
+        if (process_ended(atomic_load_explicit(&bi->waiting[i], memory_order_relaxed)))
+            return 1;
+    return 0;
+}
+
+/* The kernel reported the mutex's holder dead (OWNER_DIED in the lock word,
+ * set when it died and cleared when the next holder takes it). */
+static int holder_died(struct barrier_impl *bi)
+{
+    return (__atomic_load_n(&bi->mutex.__data.__lock, __ATOMIC_RELAXED) & FUTEX_OWNER_DIED) != 0;
 }
 
 static void lock(struct barrier_impl *bi)
@@ -114,21 +168,39 @@ int mproc_barrier_wait_action(mproc_barrier_t *b, double timeout, int (*action)(
     uint64_t state = atomic_load(&bi->state) + 1;
     uint32_t round = ROUND(state);
     int index = (int)ARRIVED(state) - 1;
-    atomic_store(&bi->state, state);
 
     if (ARRIVED(state) == bi->parties) {
-        /* The last arrival: run the action, then open the next round. */
-        if (action != NULL && action(arg) != 0) {
+        /* The last arrival: no round completes with a dead party counted. */
+        if (a_party_died(bi, bi->parties - 1)) {
             break_round(bi);
             unlock(bi);
             return MPROC_EBROKEN;
         }
+        atomic_store(&bi->state, state);
+        MPROC__CRASH(BARRIER_ARRIVED);
+        /* Run the action, then open the next round. */
+        if (action != NULL) {
+            int failed = action(arg);
+            MPROC__CRASH(BARRIER_ACTION);
+            if (failed) {
+                break_round(bi);
+                unlock(bi);
+                return MPROC_EBROKEN;
+            }
+        }
         atomic_fetch_and(&bi->broken_rounds, ~ROUND_BIT(round));
+        MPROC__CRASH(BARRIER_ROUND_CLEARED);
         atomic_store(&bi->state, (uint64_t)(round + 1) << 32);
-        mproc__waitq_wake(&bi->waitq, INT32_MAX);
+        MPROC__CRASH(BARRIER_ADVANCED);
+        mproc__waitq_wake(&bi->waitq);
         unlock(bi);
         return index;
     }
+    /* The pid before the arrival: a party counted is always one watched. */
+    if (index < WATCHED)
+        atomic_store_explicit(&bi->waiting[index], (int32_t)getpid(), memory_order_relaxed);
+    atomic_store(&bi->state, state);
+    MPROC__CRASH(BARRIER_WAITING);
 
     uint32_t seq = mproc__waitq_prepare(&bi->waitq);
     unlock(bi);
@@ -140,6 +212,16 @@ int mproc_barrier_wait_action(mproc_barrier_t *b, double timeout, int (*action)(
         if (atomic_load(&bi->broken)) {
             r = MPROC_EBROKEN;
             break;
+        }
+        if (holder_died(bi) || a_party_died(bi, ARRIVED(atomic_load(&bi->state)))) {
+            /* Break the round ourselves: the mutex's recovery does it for a
+             * holder that died in the action; a dead waiter we break here. */
+            lock(bi);
+            if (ROUND(atomic_load(&bi->state)) == round && !atomic_load(&bi->broken) &&
+                a_party_died(bi, ARRIVED(atomic_load(&bi->state))))
+                break_round(bi);
+            unlock(bi);
+            continue;
         }
         if (mproc__waitq_sleep(&bi->waitq, seq, &d) == MPROC_ETIMEDOUT) {
             /* Our timeout breaks the round for everyone, unless the round
@@ -185,9 +267,11 @@ int mproc_barrier_reset(mproc_barrier_t *b)
         /* Whoever still waits in this round sees it end broken. */
         uint32_t round = ROUND(state);
         atomic_fetch_or(&bi->broken_rounds, ROUND_BIT(round));
+        MPROC__CRASH(BARRIER_RESET_MARKED);
         atomic_store(&bi->state, (uint64_t)(round + 1) << 32);
+        MPROC__CRASH(BARRIER_RESET_ADVANCED);
         atomic_store(&bi->broken, 0);
-        mproc__waitq_wake(&bi->waitq, INT32_MAX);
+        mproc__waitq_wake(&bi->waitq);
     }
     unlock(bi);
     return 0;

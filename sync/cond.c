@@ -97,18 +97,22 @@ static void withdraw(struct cond_impl *ci, uint64_t t)
      * in vain, as it would a dead waiter's. */
 }
 
-/* The body of wait, with a deadline that wait_for computes only once. */
-static int wait_until(struct cond_impl *ci, const mproc__deadline_t *d)
+/* The body of wait, with a deadline that wait_for computes only once:
+ * 0 notified, MPROC_ETIMEDOUT, MPROC_EPERM; *owner_died: re-acquiring the
+ * lock found its holder dead. */
+static int wait_until(struct cond_impl *ci, const mproc__deadline_t *d, int *owner_died)
 {
     struct mproc__rlock *lock = (struct mproc__rlock *)(void *)&ci->lock;
     if (mproc__mutex_owner(&lock->mutex) != mproc__tid())
         return MPROC_EPERM;
 
     uint64_t ticket = ci->next_ticket++;
+    MPROC__CRASH(COND_WAIT_TICKET);
     uint32_t depth = lock->depth;
     uint32_t seq = mproc__waitq_prepare(&ci->waitq);
     lock->depth = 0;
     pthread_mutex_unlock(&lock->mutex);
+    MPROC__CRASH(COND_WAIT_UNLOCKED);
 
     int timed_out = 0;
     while (atomic_load(&ci->granted) <= ticket) {
@@ -116,6 +120,7 @@ static int wait_until(struct cond_impl *ci, const mproc__deadline_t *d)
             timed_out = 1;
             break;
         }
+        MPROC__CRASH(COND_WAIT_WOKEN);
         seq = atomic_load(&ci->waitq.seq);
     }
     mproc__waitq_finish(&ci->waitq);
@@ -128,9 +133,11 @@ static int wait_until(struct cond_impl *ci, const mproc__deadline_t *d)
     int r = 0;
     if (timed_out && atomic_load(&ci->granted) <= ticket) {
         withdraw(ci, ticket);
+        MPROC__CRASH(COND_WAIT_WITHDRAWN);
         r = MPROC_ETIMEDOUT;
     }
-    return relock == MPROC_EOWNERDEAD ? MPROC_EOWNERDEAD : r;
+    *owner_died = relock == MPROC_EOWNERDEAD;
+    return r;
 }
 
 int mproc_cond_wait(mproc_cond_t *c, double timeout)
@@ -139,7 +146,23 @@ int mproc_cond_wait(mproc_cond_t *c, double timeout)
     int r = mproc__deadline_init(&d, timeout);
     if (r != 0)
         return r;
-    return wait_until(IMPL(c), &d);
+    int owner_died = 0;
+    r = wait_until(IMPL(c), &d, &owner_died);
+    /* One code for two facts: the owner's death wins (see the header, and
+     * mproc_cond_wait_status for both). */
+    return owner_died && (r == 0 || r == MPROC_ETIMEDOUT) ? MPROC_EOWNERDEAD : r;
+}
+
+int mproc_cond_wait_status(mproc_cond_t *c, double timeout, int *owner_died)
+{
+    mproc__deadline_t d;
+    int r = mproc__deadline_init(&d, timeout);
+    if (r != 0)
+        return r;
+    if (owner_died == NULL)
+        return MPROC_EINVAL;
+    *owner_died = 0;
+    return wait_until(IMPL(c), &d, owner_died);
 }
 
 int mproc_cond_wait_for(mproc_cond_t *c, int (*pred)(void *arg), void *arg, double timeout)
@@ -156,9 +179,11 @@ int mproc_cond_wait_for(mproc_cond_t *c, int (*pred)(void *arg), void *arg, doub
     while (!pred(arg)) {
         if (mproc__deadline_expired(&d))
             return MPROC_ETIMEDOUT;
-        r = wait_until(IMPL(c), &d);
-        if (r == MPROC_EOWNERDEAD)
-            owner_died = 1;
+        int died = 0;
+        r = wait_until(IMPL(c), &d, &died);
+        if (r == MPROC_EPERM)
+            return r;
+        owner_died |= died;
     }
     return owner_died ? MPROC_EOWNERDEAD : 0;
 }
@@ -180,7 +205,8 @@ static int notify(struct cond_impl *ci, uint64_t n)
     if (g != granted) {
         ci->cancelled = cancelled;
         atomic_store(&ci->granted, g);
-        mproc__waitq_wake(&ci->waitq, INT32_MAX);
+        MPROC__CRASH(COND_NOTIFY_GRANTED);
+        mproc__waitq_wake(&ci->waitq);
     }
     return 0;
 }

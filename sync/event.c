@@ -61,7 +61,8 @@ int mproc_event_set(mproc_event_t *e)
         if (w & FLAG)
             return 0;
     } while (!atomic_compare_exchange_weak(&ei->word, &w, (w + ONE_SET) | FLAG));
-    mproc__waitq_wake(&ei->waitq, INT32_MAX);
+    MPROC__CRASH(EVENT_SET_STORED);
+    mproc__waitq_wake(&ei->waitq);
     return 0;
 }
 
@@ -96,5 +97,5 @@ int mproc_event_wait(mproc_event_t *e, double timeout)
     if (r != 0)
         return r;
     struct set_since w = { IMPL(e), atomic_load(&IMPL(e)->word) };
-    return mproc__waitq_wait_for(&w.event->waitq, set_since, &w, &d);
+    return mproc__waitq_wait_for(&w.event->waitq, set_since, &w, &d, MPROC__CP_EVENT_WAIT_WOKEN);
 }

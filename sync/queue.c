@@ -78,10 +78,63 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Takes a mutex; after a holder's death, rebuilds the derived state. A
+#define DONES(word) ((uint32_t)(word))
+#define PENDING(word) ((uint32_t)((word) >> 32))
+
+/* Finishes an immediate shutdown's drop of the queued items: mark how many
+ * go (pending), drop them (one head store), then credit them as task_done
+ * and clear pending in one store. Idempotent: whoever holds the consumers'
+ * mutex after the shutting-down process died runs it again and completes
+ * whatever step was missing. Nobody puts once the flag is set, and nobody
+ * else takes meanwhile (the caller holds the consumers' mutex), so the items
+ * counted are exactly those dropped. */
+static void finish_drop(struct queue_shared *q)
+{
+    uint64_t w = atomic_load(&q->dones);
+    uint32_t items = queue_store_items(q);
+    if (PENDING(w) == 0) {
+        if (items == 0)
+            return;
+        while (!atomic_compare_exchange_weak(&q->dones, &w, (uint64_t)items << 32 | DONES(w)))
+            ;
+        MPROC__CRASH(QUEUE_SHUTDOWN_PENDING);
+    }
+    if (items != 0) {
+        queue_store_drain(q);
+        MPROC__CRASH(QUEUE_SHUTDOWN_DRAINED);
+    }
+    w = atomic_load(&q->dones);
+    while (!atomic_compare_exchange_weak(&q->dones, &w, (uint64_t)(DONES(w) + PENDING(w))))
+        ;
+    MPROC__CRASH(QUEUE_SHUTDOWN_CREDITED);
+}
+
+/* After a holder's death: the side that m guards rebuilds what it derives,
+ * and only that (see queue_store.h); then wake everyone the dead one might
+ * have woken. */
+static void recover(struct queue_shared *q, pthread_mutex_t *m)
+{
+    int consumers = m == queue_store_get_mutex(q);
+    if (q->order != MPROC_FIFO)
+        queue_store_recover(q);
+    else if (consumers)
+        queue_store_recover_get(q);
+    else
+        queue_store_recover_put(q);
+    if (consumers && atomic_load(&q->shutdown) == SHUTDOWN_IMMEDIATE)
+        finish_drop(q);
+    mproc__waitq_wake(&q->not_empty);
+    mproc__waitq_wake(&q->not_full);
+    mproc__waitq_wake(&q->all_done);
+}
+
+/* Takes a mutex within the deadline; after a holder's death, recovers. A
  * mutex is held only for a copy and a few stores, so a caller finding it
- * taken first spins (a futex sleep and wake-up would cost far more). */
-static void lock(struct queue_shared *q, pthread_mutex_t *m)
+ * taken first spins (a futex sleep and wake-up would cost far more). The
+ * deadline bounds the whole wait: a holder that is stopped (SIGSTOP, a
+ * debugger) in the middle of a long copy costs a caller at most its timeout.
+ * 0 (held) or MPROC_ETIMEDOUT (not held). */
+static int lock(struct queue_shared *q, pthread_mutex_t *m, const mproc__deadline_t *d)
 {
     int r = EBUSY;
     for (int i = 0; i < SPIN_LOCK_TRIES && r == EBUSY; i++) {
@@ -91,19 +144,22 @@ static void lock(struct queue_shared *q, pthread_mutex_t *m)
             cpu_relax();
     }
     if (r == EBUSY) {
-        mproc__deadline_t forever = { .kind = MPROC__FOREVER };
-        r = mproc__mutex_lock(m, &forever);
+        r = mproc__mutex_lock(m, d);
+        if (r == MPROC_ETIMEDOUT)
+            return r;
     } else if (r == EOWNERDEAD) {
         pthread_mutex_consistent(m);
         r = MPROC_EOWNERDEAD;
     }
-    if (r == MPROC_EOWNERDEAD) {
-        queue_store_recover(q);
-        /* whoever the dead one would have woken, wake now */
-        mproc__waitq_wake(&q->not_empty, INT32_MAX);
-        mproc__waitq_wake(&q->not_full, INT32_MAX);
-        mproc__waitq_wake(&q->all_done, INT32_MAX);
-    }
+    if (r == MPROC_EOWNERDEAD)
+        recover(q, m);
+    return 0;
+}
+
+static void lock_forever(struct queue_shared *q, pthread_mutex_t *m)
+{
+    mproc__deadline_t forever = { .kind = MPROC__FOREVER };
+    lock(q, m, &forever);
 }
 
 /* What a waiter waits for: room for len bytes, or an item. */
@@ -118,13 +174,20 @@ static int has_item(struct queue_shared *q, size_t len)
     return queue_store_has_item(q);
 }
 
+/* Returned by the waits below when the mutex could not be taken back in
+ * time: the caller no longer holds it. */
+#define UNLOCKED_TIMEOUT 1
+
 /* Sleeps on wq with mutex m dropped until ready(q, len) may hold; returns
- * with m held again. 0 or MPROC_ETIMEDOUT.
+ * with m held again: 0, or MPROC_ETIMEDOUT (the deadline passed: the caller
+ * checks once more); UNLOCKED_TIMEOUT: m not held.
  *
  * The other side changes the queue under its own mutex (FIFO), so the
  * waiter counts itself as a sleeper first and only then checks once more: a
  * change made before that check is seen by it, one made after is followed by
- * a wake-up that sees the sleeper (mproc__waitq_wake fences for this). */
+ * a wake-up that sees the sleeper (mproc__waitq_wake fences for this). Every
+ * sleeper is woken (see futex.c), so a woken waiter that dies, or does not
+ * take what it was woken for (EMSGSIZE, ENOMEM), deprives no one. */
 static int wait_unlocked(struct queue_shared *q, pthread_mutex_t *m, mproc__waitq_t *wq,
                          const mproc__deadline_t *d, int (*ready)(struct queue_shared *, size_t),
                          size_t len)
@@ -134,7 +197,10 @@ static int wait_unlocked(struct queue_shared *q, pthread_mutex_t *m, mproc__wait
     if (!ready(q, len)) {
         pthread_mutex_unlock(m);
         r = mproc__waitq_sleep(wq, seq, d);
-        lock(q, m);
+        if (wq == &q->not_empty)
+            MPROC__CRASH(QUEUE_GET_WOKEN);
+        if (lock(q, m, d) != 0)
+            r = UNLOCKED_TIMEOUT;
     }
     mproc__waitq_finish(wq);
     return r;
@@ -159,7 +225,7 @@ static void spin_while_empty(struct queue_shared *q)
 
 /* One round of waiting, with m held: the first time, spin outside the mutex
  * (the other side is usually about to move); after that, sleep on wq.
- * Returns with m held again; 0 or MPROC_ETIMEDOUT. */
+ * As wait_unlocked. */
 static int wait_once(struct queue_shared *q, pthread_mutex_t *m, int *spun,
                      void (*spin)(struct queue_shared *), mproc__waitq_t *wq,
                      const mproc__deadline_t *d, int (*ready)(struct queue_shared *, size_t),
@@ -170,8 +236,7 @@ static int wait_once(struct queue_shared *q, pthread_mutex_t *m, int *spun,
     *spun = 1;
     pthread_mutex_unlock(m);
     spin(q);
-    lock(q, m);
-    return 0;
+    return lock(q, m, d) != 0 ? UNLOCKED_TIMEOUT : 0;
 }
 
 int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int64_t priority,
@@ -189,7 +254,9 @@ int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int
 
     pthread_mutex_t *m = queue_store_put_mutex(q);
     int spun = 0;
-    lock(q, m);
+    if (lock(q, m, &d) != 0)
+        return MPROC_EFULL;
+    MPROC__CRASH(QUEUE_PUT_LOCKED);
     for (;;) {
         if (atomic_load(&q->shutdown)) {
             r = MPROC_ESHUTDOWN;
@@ -198,7 +265,8 @@ int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int
         if (queue_store_has_room(q, len)) {
             queue_store_put(q, data, len, priority);
             pthread_mutex_unlock(m);
-            mproc__waitq_wake(&q->not_empty, 1);
+            MPROC__CRASH(QUEUE_PUT_UNLOCKED);
+            mproc__waitq_wake(&q->not_empty);
             return 0;
         }
         if (r == MPROC_ETIMEDOUT || d.kind == MPROC__NOWAIT) {
@@ -206,6 +274,8 @@ int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int
             break;
         }
         r = wait_once(q, m, &spun, spin_while_unchanged, &q->not_full, &d, has_room, len);
+        if (r == UNLOCKED_TIMEOUT)
+            return MPROC_EFULL;
     }
     pthread_mutex_unlock(m);
     return r;
@@ -228,7 +298,9 @@ static int get(struct queue_shared *q, void **buf, size_t cap, size_t *len, doub
 
     pthread_mutex_t *m = queue_store_get_mutex(q);
     int spun = 0;
-    lock(q, m);
+    if (lock(q, m, &d) != 0)
+        return MPROC_EEMPTY;
+    MPROC__CRASH(QUEUE_GET_LOCKED);
     for (;;) {
         if (queue_store_has_item(q)) {
             struct queue_entry e;
@@ -240,14 +312,17 @@ static int get(struct queue_shared *q, void **buf, size_t cap, size_t *len, doub
                     r = MPROC_ENOMEM;
                     break;
                 }
+                MPROC__CRASH(QUEUE_GET_ALLOCATED);
             } else if (e.len > cap) {
                 r = MPROC_EMSGSIZE; /* the message stays for a larger buffer */
                 break;
             }
             memcpy(*buf, bytes, e.len);
+            MPROC__CRASH(QUEUE_GET_COPIED);
             queue_store_take(q, &e);
             pthread_mutex_unlock(m);
-            mproc__waitq_wake(&q->not_full, INT32_MAX);
+            MPROC__CRASH(QUEUE_GET_UNLOCKED);
+            mproc__waitq_wake(&q->not_full);
             return 0;
         }
         if (atomic_load(&q->shutdown)) {
@@ -259,6 +334,8 @@ static int get(struct queue_shared *q, void **buf, size_t cap, size_t *len, doub
             break;
         }
         r = wait_once(q, m, &spun, spin_while_empty, &q->not_empty, &d, has_item, 0);
+        if (r == UNLOCKED_TIMEOUT)
+            return MPROC_EEMPTY;
     }
     pthread_mutex_unlock(m);
     return r;
@@ -288,53 +365,84 @@ int mproc_queue_get_alloc(mproc_queue_t *q, void **data, size_t *len, double tim
 
 int mproc_queue_task_done(mproc_queue_t *queue)
 {
-    /* No mutex: dones is one word, compared with the puts in the tail word
-     * (both modulo 2^32, so only their difference matters). */
+    /* No mutex: the count is one word, compared with the puts in the tail
+     * word (both modulo 2^32, so only their difference matters). The count
+     * is committed by the one CAS; an immediate shutdown's pending drop in
+     * the high half is carried along unchanged. */
     struct queue_shared *q = IMPL(queue);
-    uint32_t dones = atomic_load(&q->dones);
+    uint64_t w = atomic_load(&q->dones);
+    uint32_t dones;
     do {
+        dones = DONES(w);
         if (dones == queue_store_puts(q))
             return MPROC_EOVERFLOW;
-    } while (!atomic_compare_exchange_weak(&q->dones, &dones, dones + 1));
+    } while (!atomic_compare_exchange_weak(&q->dones, &w, (w & ~(uint64_t)UINT32_MAX) | (dones + 1)));
+    MPROC__CRASH(QUEUE_TASK_DONE_COUNTED);
     if (dones + 1 == queue_store_puts(q))
-        mproc__waitq_wake(&q->all_done, INT32_MAX);
+        mproc__waitq_wake(&q->all_done);
     return 0;
 }
 
 static int all_done(void *arg)
 {
     struct queue_shared *q = arg;
-    return atomic_load(&q->dones) == queue_store_puts(q);
+    return DONES(atomic_load(&q->dones)) == queue_store_puts(q);
+}
+
+/* An immediate shutdown left unfinished: its process died before crediting
+ * (or dropping) the items, and nobody will task_done them. */
+static int drop_unfinished(struct queue_shared *q)
+{
+    return atomic_load(&q->shutdown) == SHUTDOWN_IMMEDIATE &&
+           (PENDING(atomic_load(&q->dones)) != 0 || queue_store_items(q) != 0);
+}
+
+static int join_ready(void *arg)
+{
+    return all_done(arg) || drop_unfinished(arg);
 }
 
 int mproc_queue_join(mproc_queue_t *queue, double timeout)
 {
+    struct queue_shared *q = IMPL(queue);
     mproc__deadline_t d;
     int r = mproc__deadline_init(&d, timeout);
     if (r != 0)
         return r;
-    return mproc__waitq_wait_for(&IMPL(queue)->all_done, all_done, IMPL(queue), &d);
+    for (;;) {
+        r = mproc__waitq_wait_for(&q->all_done, join_ready, q, &d, -1);
+        if (r != 0 || all_done(q))
+            return r;
+        /* Taking the consumers' mutex (left owner-dead by the shutting-down
+         * process) finishes the drop; see finish_drop. */
+        pthread_mutex_t *m = queue_store_get_mutex(q);
+        if (lock(q, m, &d) != 0)
+            return MPROC_ETIMEDOUT;
+        pthread_mutex_unlock(m);
+    }
 }
 
 int mproc_queue_shutdown(mproc_queue_t *queue, int immediate)
 {
     struct queue_shared *q = IMPL(queue);
     pthread_mutex_t *put = queue_store_put_mutex(q), *get = queue_store_get_mutex(q);
-    lock(q, put);
+    lock_forever(q, put);
     if (get != put)
-        lock(q, get);
-    if (immediate) {
-        /* each dropped item counts as done, as in Python */
-        uint32_t dropped = queue_store_drain(q);
-        atomic_fetch_add(&q->dones, dropped);
-    }
-    atomic_store(&q->shutdown, immediate ? SHUTDOWN_IMMEDIATE : SHUTDOWN_GRACEFUL);
+        lock_forever(q, get);
+    /* The flag first: from here no put can add to what is dropped. */
+    if (immediate)
+        atomic_store(&q->shutdown, SHUTDOWN_IMMEDIATE);
+    else if (atomic_load(&q->shutdown) == 0)
+        atomic_store(&q->shutdown, SHUTDOWN_GRACEFUL);
+    MPROC__CRASH(QUEUE_SHUTDOWN_FLAGGED);
+    if (immediate)
+        finish_drop(q); /* each dropped item counts as done, as in Python */
     if (get != put)
         pthread_mutex_unlock(get);
     pthread_mutex_unlock(put);
-    mproc__waitq_wake(&q->not_empty, INT32_MAX);
-    mproc__waitq_wake(&q->not_full, INT32_MAX);
-    mproc__waitq_wake(&q->all_done, INT32_MAX);
+    mproc__waitq_wake(&q->not_empty);
+    mproc__waitq_wake(&q->not_full);
+    mproc__waitq_wake(&q->all_done);
     return 0;
 }
 
@@ -364,7 +472,7 @@ void mproc__queue_state(mproc_queue_t *queue, struct mproc__queue_state *out)
     struct queue_shared *q = IMPL(queue);
     out->order = (int)q->order;
     out->items = queue_store_items(q);
-    out->unfinished = queue_store_puts(q) - atomic_load(&q->dones);
+    out->unfinished = queue_store_puts(q) - DONES(atomic_load(&q->dones));
     out->capacity = q->capacity;
     out->used = queue_store_used(q);
     out->maxsize = q->maxsize;

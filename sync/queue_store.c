@@ -243,11 +243,13 @@ void queue_store_put(struct queue_shared *q, const void *data, size_t len, int64
         /* Empty, so no consumer moves the head now: restart it at 0. */
         q->head_seen = WORD(COUNT(q->head_seen), 0);
         publish(&q->head, q->head_seen);
+        MPROC__CRASH(QUEUE_PUT_HEAD_RESET);
     }
     if (pad >= RECORD_HEADER) {
         struct record *skip = record_at(q, q->capacity - pad);
         skip->state = RECORD_PAD;
         skip->len = 0;
+        MPROC__CRASH(QUEUE_PUT_PAD);
     }
     uint64_t seq = q->order == MPROC_FIFO ? COUNT(tail) : q->next_seq++;
     struct record *r = record_at(q, offset);
@@ -258,12 +260,15 @@ void queue_store_put(struct queue_shared *q, const void *data, size_t len, int64
     r->prio = prio;
     if (len > 0)
         memcpy(ring_bytes(q) + offset + RECORD_HEADER, data, len);
+    MPROC__CRASH(QUEUE_PUT_RECORD);
     /* The commit: until this store the record lies outside the used region,
      * so a producer killed above leaves no trace. */
     publish(&q->tail, WORD(COUNT(tail) + 1, (offset + size) % q->capacity));
+    MPROC__CRASH(QUEUE_PUT_COMMITTED);
     if (q->index_cap != 0) {
         struct queue_entry e = { offset, (uint32_t)len, seq, prio };
         index_add(q, &e);
+        MPROC__CRASH(QUEUE_PUT_INDEXED);
     }
 }
 
@@ -325,12 +330,14 @@ void queue_store_take(struct queue_shared *q, const struct queue_entry *e)
     uint32_t size = record_size(e->len), gets = COUNT(head) + 1;
     if (q->order == MPROC_FIFO) {
         publish(&q->head, WORD(gets, (e->offset + size) % q->capacity)); /* the commit */
+        MPROC__CRASH(QUEUE_GET_COMMITTED);
         return;
     }
     /* LIFO/PRIORITY, under the one mutex: the FREE mark is the commit; the
      * words follow, and recovery redoes them if we die in between. */
     struct record *r = record_at(q, e->offset);
     __atomic_store_n(&r->state, RECORD_FREE, __ATOMIC_RELEASE);
+    MPROC__CRASH(QUEUE_GET_FREED);
     uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
     uint32_t head_offset = OFFSET(head);
     if (gets == COUNT(tail)) {
@@ -339,36 +346,55 @@ void queue_store_take(struct queue_shared *q, const struct queue_entry *e)
         /* the newest record: the tail moves back over it (and its skipped end) */
         uint32_t back = (e->offset + q->capacity - r->pad_before) % q->capacity;
         publish(&q->tail, WORD(COUNT(tail), back));
+        MPROC__CRASH(QUEUE_GET_TAIL_BACK);
     } else if (skip_end(q, head_offset) == e->offset) {
         head_offset = head_after(q, e->offset, OFFSET(tail));
     }
     publish(&q->head, WORD(gets, head_offset));
+    MPROC__CRASH(QUEUE_GET_COMMITTED);
     index_remove_next(q);
 }
 
-uint32_t queue_store_drain(struct queue_shared *q)
+void queue_store_drain(struct queue_shared *q)
 {
-    uint64_t head = load(&q->head), tail = load(&q->tail);
+    /* One store drops them all. Only the consumers' own cached word is
+     * updated: producers' head_seen errs on the side of too little room and
+     * is refreshed by them (and no producer puts after a shutdown). */
+    uint64_t tail = load(&q->tail);
     publish(&q->head, WORD(COUNT(tail), OFFSET(tail)));
-    q->head_seen = q->tail_seen = tail;
-    q->index_len = 0;
-    return COUNT(tail) - COUNT(head);
+    q->tail_seen = tail;
+    if (q->index_cap != 0)
+        q->index_len = 0;
 }
 
 /* ---- recovery ---- */
+
+void queue_store_recover_put(struct queue_shared *q)
+{
+    /* A FIFO producer commits with the tail store; what it caches of the
+     * consumers' side is only head_seen, read afresh. */
+    q->head_seen = load(&q->head);
+    MPROC__CRASH(QUEUE_RECOVER_PUT_SIDE);
+}
+
+void queue_store_recover_get(struct queue_shared *q)
+{
+    /* Acquire: pairs with the producer's release of the tail, so the
+     * records below it are seen complete. */
+    q->tail_seen = load(&q->tail);
+    MPROC__CRASH(QUEUE_RECOVER_GET_SIDE);
+}
 
 void queue_store_recover(struct queue_shared *q)
 {
     uint64_t head = load(&q->head), tail = load(&q->tail);
     q->head_seen = head;
     q->tail_seen = tail;
-    if (q->order == MPROC_FIFO)
-        return; /* each side commits with one store: nothing is derived */
 
     /* Walk the used region: count the live records, rebuild the index, and
      * find where the last live one ends. */
     uint32_t used = used_bytes(q, head, tail), walked = 0, offset = OFFSET(head);
-    uint32_t live = 0, live_end = OFFSET(head);
+    uint32_t live = 0, live_end = OFFSET(head), first_live = OFFSET(head);
     q->index_len = 0;
     while (walked < used) {
         uint32_t at = skip_end(q, offset);
@@ -386,18 +412,27 @@ void queue_store_recover(struct queue_shared *q)
             index_add(q, &e);
             if (r->seq >= q->next_seq)
                 q->next_seq = r->seq + 1;
+            if (live == 0)
+                first_live = offset;
             live++;
             live_end = (offset + size) % q->capacity;
         }
         walked += size;
         offset = (offset + size) % q->capacity;
     }
+    MPROC__CRASH(QUEUE_RECOVER_REBUILT);
+    /* The head goes to the first live record, never stays on a FREE one (a
+     * consumer killed after marking the head record FREE and before moving
+     * the head): else it would not move again until the queue emptied. The
+     * tail goes back to the end of the last live record. Either store alone
+     * leaves a state this same walk rebuilds. */
     uint32_t puts = COUNT(tail);
     if (live == 0) {
         publish(&q->head, WORD(puts, OFFSET(tail)));
     } else {
         publish(&q->tail, WORD(puts, live_end));
-        publish(&q->head, WORD(puts - live, OFFSET(head)));
+        MPROC__CRASH(QUEUE_RECOVER_TAIL);
+        publish(&q->head, WORD(puts - live, first_live));
     }
     q->head_seen = load(&q->head);
     q->tail_seen = load(&q->tail);

@@ -14,8 +14,15 @@
  * What is true after a crash: the two words and the record headers inside
  * the used region. A record is written completely before the tail word grows
  * over it; a FIFO get is committed by the head store, a LIFO/PRIORITY get by
- * marking the record FREE. queue_store_recover rebuilds everything else
- * (LIFO/PRIORITY only: a FIFO side has nothing derived to rebuild). */
+ * marking the record FREE. Recovery rebuilds everything else, and each side
+ * rebuilds only its own state: a FIFO consumer recovering the get mutex
+ * must not write what producers own (head_seen), since a producer may be
+ * working under the put mutex at that very moment, and the other way round.
+ *
+ * Task accounting: `dones` packs the task_done count (low 32 bits) with the
+ * items an immediate shutdown dropped but has not yet credited (high 32
+ * bits), so that crediting them and clearing the pending count is one
+ * store; see queue.c's finish_drop. */
 #ifndef MPROC_QUEUE_STORE_H
 #define MPROC_QUEUE_STORE_H
 
@@ -54,7 +61,7 @@ struct queue_shared {
     uint64_t tail_seen;         /* consumers' last look at tail */
     _Alignas(64) _Atomic uint64_t head;  /* consumers' word */
 
-    _Alignas(64) _Atomic uint32_t dones; /* task_done calls, modulo 2^32 like puts */
+    _Alignas(64) _Atomic uint64_t dones; /* pending drop << 32 | task_done calls (mod 2^32, like puts) */
 };
 
 enum { SHUTDOWN_GRACEFUL = 1, SHUTDOWN_IMMEDIATE = 2 };
@@ -92,10 +99,14 @@ int queue_store_has_item(struct queue_shared *q);
 const void *queue_store_peek(struct queue_shared *q, struct queue_entry *e);
 /* Removes the message peek returned. */
 void queue_store_take(struct queue_shared *q, const struct queue_entry *e);
-/* Drops every message (both mutexes held); returns how many. */
-uint32_t queue_store_drain(struct queue_shared *q);
+/* Drops every message (consumer side: the get mutex held); one store. */
+void queue_store_drain(struct queue_shared *q);
 
-/* Rebuilds the derived state after a holder died with a mutex. */
+/* Rebuilds the derived state after a holder died with a mutex: a FIFO
+ * queue's producer side (put mutex held) or consumer side (get mutex held);
+ * a LIFO/PRIORITY queue's whole state (its one mutex held). */
+void queue_store_recover_put(struct queue_shared *q);
+void queue_store_recover_get(struct queue_shared *q);
 void queue_store_recover(struct queue_shared *q);
 
 #endif

@@ -76,7 +76,7 @@ int mproc_sem_acquire(mproc_sem_t *s, double timeout)
     int r = mproc__deadline_init(&d, timeout);
     if (r != 0)
         return r;
-    return mproc__waitq_wait_for(&si->waitq, try_take, si, &d);
+    return mproc__waitq_wait_for(&si->waitq, try_take, si, &d, MPROC__CP_SEM_ACQUIRE_WOKEN);
 }
 
 int mproc_sem_release(mproc_sem_t *s, unsigned n)
@@ -90,7 +90,8 @@ int mproc_sem_release(mproc_sem_t *s, unsigned n)
         if (n > limit || v > limit - n)
             return MPROC_EOVERFLOW;
     } while (!atomic_compare_exchange_weak(&si->value, &v, v + n));
-    mproc__waitq_wake(&si->waitq, n > INT32_MAX ? INT32_MAX : (int)n);
+    MPROC__CRASH(SEM_RELEASE_ADDED);
+    mproc__waitq_wake(&si->waitq);
     return 0;
 }
 

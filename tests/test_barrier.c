@@ -211,12 +211,6 @@ START_TEST(a_failing_action_breaks_the_barrier_for_all)
 }
 END_TEST
 
-static int wait_timed(void *arg)
-{
-    struct state *s = arg;
-    int r = mproc_barrier_wait(&s->barrier, 0.3);
-    return r == MPROC_ETIMEDOUT || r == MPROC_EBROKEN ? 0 : 1;
-}
 
 static int wait_long(void *arg)
 {
@@ -225,18 +219,54 @@ static int wait_long(void *arg)
     return 0;
 }
 
-START_TEST(a_party_killed_while_waiting_leaves_the_others_a_timeout)
+/* Waits without a timeout; exits 0 on MPROC_EBROKEN (the caller bounds the
+ * time). */
+static int wait_forever_expect_broken(void *arg)
 {
+    struct state *s = arg;
+    return mproc_barrier_wait(&s->barrier, MPROC_FOREVER) == MPROC_EBROKEN ? 0 : 1;
+}
+
+START_TEST(a_party_killed_while_waiting_breaks_the_barrier_promptly)
+{
+    /* The new contract: a dead party breaks the barrier; no round completes
+     * with it counted, and the others learn it within a second although
+     * they wait without a timeout. */
     struct state *s = new_state(3);
     pid_t doomed = fork_child(wait_long, s);
     ck_assert(settle(s, 1));
     kill_child(doomed);
-    /* the dead party's arrival still counts; the live one times out */
-    pid_t other = fork_child(wait_timed, s);
-    ck_assert_int_eq(wait_child(other, 5), 0);
+    double t0 = now();
+    pid_t a = fork_child(wait_forever_expect_broken, s);
+    pid_t b = fork_child(wait_forever_expect_broken, s);
+    ck_assert_int_eq(wait_child(a, 10), 0); /* not a completed round */
+    ck_assert_int_eq(wait_child(b, 10), 0);
+    ck_assert(now() - t0 < 3.0);
     ck_assert_int_eq(mproc_barrier_broken(&s->barrier), 1);
     ck_assert_int_eq(mproc_barrier_reset(&s->barrier), 0);
     full_rounds_work(s, 2);
+}
+END_TEST
+
+START_TEST(a_party_killed_while_others_sleep_wakes_them)
+{
+    /* Two parties asleep without a timeout, a third killed while waiting:
+     * nobody else comes, yet the sleepers learn of the death. */
+    struct state *s = new_state(4);
+    pid_t a = fork_child(wait_forever_expect_broken, s);
+    pid_t b = fork_child(wait_forever_expect_broken, s);
+    ck_assert(settle(s, 2));
+    pid_t doomed = fork_child(wait_long, s);
+    ck_assert(settle(s, 3));
+    double t0 = now();
+    kill(doomed, SIGKILL); /* not reaped yet: a zombie counts as dead */
+    ck_assert_int_eq(wait_child(a, 10), 0);
+    ck_assert_int_eq(wait_child(b, 10), 0);
+    ck_assert(now() - t0 < 3.0);
+    wait_child(doomed, 5);
+    ck_assert_int_eq(mproc_barrier_broken(&s->barrier), 1);
+    ck_assert_int_eq(mproc_barrier_reset(&s->barrier), 0);
+    ck_assert_int_eq(mproc_barrier_broken(&s->barrier), 0);
 }
 END_TEST
 
@@ -258,14 +288,18 @@ static int last_with_stalling_action(void *arg)
 
 START_TEST(a_party_killed_inside_its_action_breaks_that_round_only)
 {
+    /* The others wait without a timeout and nobody else comes: they notice
+     * the death themselves, within a second or so. */
     struct state *s = new_state(3);
-    pid_t w1 = fork_child(wait_timed, s), w2 = fork_child(wait_timed, s);
+    pid_t w1 = fork_child(wait_forever_expect_broken, s), w2 = fork_child(wait_forever_expect_broken, s);
     ck_assert(settle(s, 2));
     pid_t last = fork_child(last_with_stalling_action, s);
     ck_assert_int_eq(mproc_sem_acquire(&s->ready, 5), 0); /* the action runs */
+    double t0 = now();
     kill_child(last); /* dies holding the barrier's internal lock */
-    ck_assert_int_eq(wait_child(w1, 5), 0);
-    ck_assert_int_eq(wait_child(w2, 5), 0);
+    ck_assert_int_eq(wait_child(w1, 10), 0);
+    ck_assert_int_eq(wait_child(w2, 10), 0);
+    ck_assert(now() - t0 < 3.0);
     ck_assert_int_eq(mproc_barrier_broken(&s->barrier), 1);
     ck_assert_int_eq(mproc_barrier_reset(&s->barrier), 0);
     full_rounds_work(s, 2);
@@ -310,7 +344,8 @@ static Suite *barrier_suite(void)
     tcase_add_test(tc, abort_breaks_current_and_future_waits_until_reset);
     tcase_add_test(tc, reset_breaks_the_waiting_parties_and_starts_afresh);
     tcase_add_test(tc, a_failing_action_breaks_the_barrier_for_all);
-    tcase_add_test(tc, a_party_killed_while_waiting_leaves_the_others_a_timeout);
+    tcase_add_test(tc, a_party_killed_while_waiting_breaks_the_barrier_promptly);
+    tcase_add_test(tc, a_party_killed_while_others_sleep_wakes_them);
     tcase_add_test(tc, a_party_killed_inside_its_action_breaks_that_round_only);
     tcase_add_test(tc, named_barrier_between_processes);
     suite_add_tcase(s, tc);

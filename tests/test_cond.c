@@ -404,6 +404,35 @@ START_TEST(named_condition_between_processes)
 }
 END_TEST
 
+static int take_and_die(void *arg)
+{
+    mproc_cond_t *c = arg;
+    int r = mproc_cond_acquire(c, 10);
+    if (r != 0 && r != MPROC_EOWNERDEAD)
+        return 1;
+    raise(SIGKILL); /* dies holding the lock */
+    return 2;
+}
+
+START_TEST(wait_status_tells_a_timeout_from_a_notify_when_the_holder_died)
+{
+    mproc_cond_t *c;
+    ck_assert_int_eq(mproc_cond_create(&c, NULL), 0);
+    ck_assert_int_eq(mproc_cond_acquire(c, 0), 0);
+    pid_t k = fork_child(take_and_die, c); /* takes the lock once we wait, dies */
+    int owner_died = -1;
+    ck_assert_int_eq(mproc_cond_wait_status(c, 0.5, &owner_died), MPROC_ETIMEDOUT);
+    ck_assert_int_eq(owner_died, 1);
+    ck_assert_int_eq(wait_child(k, 5), -SIGKILL);
+    ck_assert_int_eq(mproc_cond_wait_status(c, 0.01, &owner_died), MPROC_ETIMEDOUT);
+    ck_assert_int_eq(owner_died, 0);
+    ck_assert_int_eq(mproc_cond_wait_status(c, 0.01, NULL), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_cond_release(c), 0);
+    ck_assert_int_eq(mproc_cond_wait_status(c, 0.01, &owner_died), MPROC_EPERM);
+    mproc_cond_close(c);
+}
+END_TEST
+
 static Suite *cond_suite(void)
 {
     Suite *s = suite_create("cond");
@@ -421,6 +450,7 @@ static Suite *cond_suite(void)
     tcase_add_test(tc, a_killed_waiter_leaves_no_hang_and_no_lost_wakeup);
     tcase_add_test(tc, a_holder_killed_with_the_lock_gives_waiters_eownerdead);
     tcase_add_test(tc, named_condition_between_processes);
+    tcase_add_test(tc, wait_status_tells_a_timeout_from_a_notify_when_the_holder_died);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,9 +1,12 @@
 /* Queue: orders, sizes, bounds, timeouts, task_done/join, shutdown, named
  * queues, and producers and consumers killed with SIGKILL at random moments. */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include "helpers.h"
 
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -702,6 +705,232 @@ START_TEST(threads_of_one_process_share_a_queue)
 }
 END_TEST
 
+static int get_small_timed(void *arg)
+{
+    /* a buffer too small for what comes: EMSGSIZE, having been woken */
+    int v;
+    size_t len;
+    int r = mproc_queue_get(arg, &v, sizeof v, &len, 8);
+    return r == MPROC_EMSGSIZE || r == MPROC_EEMPTY ? 0 : 1;
+}
+
+static int get_big_timed(void *arg)
+{
+    char buf[256];
+    size_t len;
+    return mproc_queue_get(arg, buf, sizeof buf, &len, 8) == 0 && len == 100 ? 0 : 1;
+}
+
+START_TEST(a_getter_whose_buffer_is_too_small_does_not_swallow_the_wakeup)
+{
+    /* The small getter sleeps first, so a single wake-up reaches it; it
+     * cannot take the message; the capable getter (timeout 8 s) must not
+     * sleep on while the message waits. */
+    mproc_queue_t *q = new_queue(0, 0, MPROC_FIFO);
+    pid_t small = fork_child(get_small_timed, q);
+    ck_assert(wait_sleeping(small, 5));
+    pid_t big = fork_child(get_big_timed, q);
+    ck_assert(wait_sleeping(big, 5));
+    char msg[100] = { 0 };
+    double t0 = now();
+    ck_assert_int_eq(mproc_queue_put(q, msg, sizeof msg, 0), 0);
+    ck_assert_int_eq(wait_child(big, 10), 0);
+    ck_assert_msg(now() - t0 < 2.0, "the capable getter waited %.2f s", now() - t0);
+    kill_child(small); /* woken in vain, it may sleep on until its timeout */
+    mproc_queue_close(q);
+}
+END_TEST
+
+static void on_cpu0(void)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    sched_setaffinity(0, sizeof one, &one);
+}
+
+static int get_forever_on_cpu0(void *arg)
+{
+    on_cpu0();
+    int v;
+    size_t len;
+    return mproc_queue_get(arg, &v, sizeof v, &len, MPROC_FOREVER) == 0 ? 0 : 1;
+}
+
+static int get_int_timed(void *arg)
+{
+    int v;
+    size_t len;
+    return mproc_queue_get(arg, &v, sizeof v, &len, 8) == 0 ? 0 : 1;
+}
+
+START_TEST(a_woken_consumer_killed_before_acting_leaves_the_message_to_a_timed_one)
+{
+    /* The first sleeper is killed the moment after the put woke it, before
+     * it runs (one CPU, the putter real-time for the two calls); the other
+     * consumer has a finite timeout and must get the message at once. */
+    for (int round = 0; round < 3; round++) {
+        mproc_queue_t *q = new_queue(0, 0, MPROC_FIFO);
+        pid_t first = fork_child(get_forever_on_cpu0, q);
+        ck_assert(wait_sleeping(first, 5));
+        pid_t second = fork_child(get_int_timed, q);
+        ck_assert(wait_sleeping(second, 5));
+        on_cpu0();
+        struct sched_param fifo = { .sched_priority = 1 }, other = { 0 };
+        int rt = sched_setscheduler(0, SCHED_FIFO, &fifo) == 0;
+        double t0 = now();
+        put_int(q, 7, 0);
+        kill(first, SIGKILL);
+        if (rt)
+            sched_setscheduler(0, SCHED_OTHER, &other);
+        int r = wait_child(second, 10);
+        double took = now() - t0;
+        waitpid(first, NULL, 0);
+        if (mproc_queue_qsize(q) == 0 && r != 0)
+            r = 0; /* the first one took it before the kill: nothing to test */
+        ck_assert_int_eq(r, 0);
+        ck_assert_msg(took < 2.0, "the live consumer got the message after %.2f s", took);
+        mproc_queue_close(q);
+    }
+}
+END_TEST
+
+#define BIG_MSG (24u << 20)
+
+static int put_big_forever(void *arg)
+{
+    /* puts and takes back a large message, over and over: most of its time
+     * is spent copying with one of the queue's mutexes held */
+    char *buf = calloc(1, BIG_MSG);
+    size_t len;
+    for (;;) {
+        if (mproc_queue_put(arg, buf, BIG_MSG, MPROC_FOREVER) != 0 ||
+            mproc_queue_get(arg, buf, BIG_MSG, &len, MPROC_FOREVER) != 0)
+            return 1;
+    }
+}
+
+static int put_and_get_with_short_timeouts(void *arg)
+{
+    char small[8] = { 0 };
+    size_t len;
+    double t0 = now();
+    int p = mproc_queue_put(arg, small, sizeof small, 0.2);
+    int g = mproc_queue_get(arg, small, sizeof small, &len, 0);
+    (void)g;
+    return (p == 0 || p == MPROC_EFULL) && now() - t0 < 1.5 ? 0 : 1;
+}
+
+START_TEST(timeouts_bound_the_wait_for_a_stopped_holder)
+{
+    /* A process stopped (SIGSTOP, a debugger) in the middle of copying a
+     * large message holds the queue's mutex: a put with a 0.2 s timeout and
+     * a get with timeout 0 must still return in time. Stopped at several
+     * moments, so that at least one stop falls inside a copy. */
+    mproc_queue_opts_t o = { .capacity = 2 * BIG_MSG };
+    mproc_queue_t *q;
+    ck_assert_int_eq(mproc_queue_create(&q, NULL, &o), 0);
+    pid_t holder = fork_child(put_big_forever, q);
+    for (int i = 0; i < 6; i++) {
+        pause_random_us(20000);
+        kill(holder, SIGSTOP);
+        int r = wait_child(fork_child(put_and_get_with_short_timeouts, q), 5);
+        kill(holder, SIGCONT);
+        ck_assert_int_eq(r, 0);
+    }
+    kill_child(holder);
+    mproc_queue_close(q);
+}
+END_TEST
+
+/* ---- the soak of blocked consumers killed and replaced ---- */
+
+#define SOAK_MSGS 2000
+#define SOAK_CONSUMERS 4
+#define SOAK_KILLS 200
+
+struct soak {
+    mproc_queue_t *q;
+    _Atomic int received[SOAK_MSGS];
+    _Atomic int busy[64];      /* per consumer slot: 1 from get's start until recorded */
+    _Atomic double last_at;    /* when the last message was recorded */
+    int slot;
+};
+
+static int soak_consumer(void *arg)
+{
+    struct soak *s = arg;
+    int slot = s->slot;
+    for (;;) {
+        int v;
+        size_t len;
+        atomic_store(&s->busy[slot], 1);
+        if (mproc_queue_get(s->q, &v, sizeof v, &len, MPROC_FOREVER) != 0 || v < 0 || v >= SOAK_MSGS)
+            return 1;
+        atomic_fetch_add(&s->received[v], 1);
+        if (v == SOAK_MSGS - 1)
+            atomic_store(&s->last_at, now());
+        atomic_store(&s->busy[slot], 0);
+    }
+}
+
+START_TEST(blocked_consumers_killed_and_replaced_lose_nothing)
+{
+    /* Four consumers blocked in get(FOREVER); a killer replaces a random
+     * one 200 times while a producer puts 2000 paced messages. Every message
+     * is received once, or was taken by a consumer killed in the middle of
+     * its get (at most one per such kill); the last arrives within 1 s. */
+    struct soak *s = shared_alloc(sizeof *s);
+    s->q = new_queue(0, 0, MPROC_FIFO);
+    pid_t cons[SOAK_CONSUMERS];
+    int slot_of[SOAK_CONSUMERS];
+    int next_slot = 0;
+    for (int i = 0; i < SOAK_CONSUMERS; i++) {
+        s->slot = slot_of[i] = next_slot++;
+        cons[i] = fork_child(soak_consumer, s);
+    }
+    int kills_in_get = 0, kills = 0;
+    srandom(11);
+    double last_put = 0;
+    for (int m = 0; m < SOAK_MSGS; m++) {
+        int v = m;
+        ck_assert_int_eq(mproc_queue_put(s->q, &v, sizeof v, 5), 0);
+        last_put = now();
+        if (m % (SOAK_MSGS / SOAK_KILLS) == 0 && kills < SOAK_KILLS) {
+            int i = (int)(random() % SOAK_CONSUMERS);
+            kill_child(cons[i]);
+            kills++;
+            /* busy and not yet recorded: it may have taken a message */
+            if (atomic_load(&s->busy[slot_of[i]]) && next_slot < 64)
+                kills_in_get++;
+            int slot = next_slot < 64 ? next_slot++ : slot_of[i];
+            atomic_store(&s->busy[slot], 0);
+            s->slot = slot_of[i] = slot;
+            cons[i] = fork_child(soak_consumer, s);
+        }
+        usleep(150);
+    }
+    /* wait for the last message, or at most 3 s */
+    double deadline = now() + 3;
+    while (atomic_load(&s->last_at) == 0 && now() < deadline)
+        usleep(1000);
+    double last_at = atomic_load(&s->last_at);
+    for (int i = 0; i < SOAK_CONSUMERS; i++)
+        kill_child(cons[i]);
+    int missing = 0;
+    for (int m = 0; m < SOAK_MSGS; m++) {
+        ck_assert_int_le(atomic_load(&s->received[m]), 1);
+        missing += atomic_load(&s->received[m]) == 0;
+    }
+    ck_assert_int_eq(kills, SOAK_KILLS);
+    ck_assert_int_le(missing, kills_in_get);
+    ck_assert_int_eq(mproc_queue_qsize(s->q), 0);
+    ck_assert_msg(last_at != 0 && last_at - last_put < 1.0, "last message %.3f s after its put",
+                  last_at - last_put);
+    mproc_queue_close(s->q);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
     Suite *s = suite_create("queue");
@@ -724,6 +953,13 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, two_producers_two_consumers_deliver_each_message_once);
     tcase_add_loop_test(tc, ping_pong_never_loses_a_wakeup, MPROC_FIFO, MPROC_PRIORITY + 1);
     suite_add_tcase(s, tc);
+    TCase *deaths = tcase_create("deaths");
+    tcase_set_timeout(deaths, 120);
+    tcase_add_test(deaths, a_getter_whose_buffer_is_too_small_does_not_swallow_the_wakeup);
+    tcase_add_test(deaths, a_woken_consumer_killed_before_acting_leaves_the_message_to_a_timed_one);
+    tcase_add_test(deaths, timeouts_bound_the_wait_for_a_stopped_holder);
+    tcase_add_test(deaths, blocked_consumers_killed_and_replaced_lose_nothing);
+    suite_add_tcase(s, deaths);
     /* its own case, so that CI can run it alone under ThreadSanitizer */
     TCase *threads = tcase_create("threads");
     tcase_set_timeout(threads, 120);

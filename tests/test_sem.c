@@ -1,8 +1,10 @@
 /* Semaphore and BoundedSemaphore: counting, release(n) waking n, bounds,
  * the null semaphore, and processes killed while waiting or inside. */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include "helpers.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <stdlib.h>
@@ -242,6 +244,52 @@ START_TEST(named_semaphore_keeps_its_bound)
 }
 END_TEST
 
+static void on_cpu0(void)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    sched_setaffinity(0, sizeof one, &one);
+}
+
+static int acquire_forever_on_cpu0(void *arg)
+{
+    on_cpu0();
+    return mproc_sem_acquire(arg, MPROC_FOREVER) == 0 ? 0 : 1;
+}
+
+START_TEST(a_woken_waiter_killed_before_acting_leaves_the_unit_to_a_timed_waiter)
+{
+    /* The first sleeper is the one a single wake-up reaches; it is killed
+     * the moment after release, before it can run (all three processes
+     * share one CPU, and the releaser does not yield in between). The
+     * second sleeper has a finite timeout: no periodic re-check of FOREVER
+     * waits rescues it; it must have been woken too. */
+    for (int round = 0; round < 3; round++) {
+        mproc_sem_t *s = new_sem(0, 0);
+        pid_t first = fork_child(acquire_forever_on_cpu0, s);
+        ck_assert(wait_sleeping(first, 5));
+        pid_t second = fork_child(acquire_timed, s);
+        ck_assert(wait_sleeping(second, 5));
+        on_cpu0();
+        /* Real-time for the two calls, so the woken one cannot preempt us. */
+        struct sched_param fifo = { .sched_priority = 1 }, other = { 0 };
+        int rt = sched_setscheduler(0, SCHED_FIFO, &fifo) == 0;
+        double t0 = now();
+        mproc_sem_release(s, 1);
+        kill(first, SIGKILL);
+        if (rt)
+            sched_setscheduler(0, SCHED_OTHER, &other);
+        int r = wait_child(second, 10);
+        double took = now() - t0;
+        waitpid(first, NULL, 0);
+        ck_assert_int_eq(r, 0);
+        ck_assert_msg(took < 2.0, "the live waiter got the unit after %.2f s", took);
+        mproc_sem_close(s);
+    }
+}
+END_TEST
+
 static Suite *sem_suite(void)
 {
     Suite *s = suite_create("sem");
@@ -253,6 +301,7 @@ static Suite *sem_suite(void)
     tcase_add_test(tc, release_n_wakes_n_waiters);
     tcase_add_test(tc, the_null_semaphore_releases_one_waiter_at_a_time);
     tcase_add_test(tc, a_killed_waiter_does_not_swallow_the_wakeup);
+    tcase_add_test(tc, a_woken_waiter_killed_before_acting_leaves_the_unit_to_a_timed_waiter);
     tcase_add_test(tc, processes_killed_inside_leave_a_consistent_count);
     tcase_add_test(tc, binary_semaphore_excludes_across_processes);
     tcase_add_test(tc, named_semaphore_keeps_its_bound);

@@ -33,6 +33,32 @@ START_TEST(every_typecode_starts_at_zero_and_round_trips)
 }
 END_TEST
 
+START_TEST(raw_values_take_and_fill_unaligned_buffers)
+{
+    /* The caller's buffer need not be aligned: only the shared slot is
+     * accessed atomically (UBSan's alignment check catches the contrary). */
+    for (const char *t = TYPECODES; *t; t++) {
+        mproc_value_t *v;
+        mproc_array_t *a;
+        ck_assert_int_eq(mproc_value_create(&v, NULL, *t, 0), 0);
+        ck_assert_int_eq(mproc_array_create(&a, NULL, *t, 3, 0), 0);
+        size_t size = mproc_typesize(*t);
+        _Alignas(8) unsigned char in[16], out[16];
+        for (size_t i = 0; i < sizeof in; i++)
+            in[i] = (unsigned char)(i * 7 + 1);
+        memset(out, 0, sizeof out);
+        ck_assert_int_eq(mproc_value_set(v, in + 1), 0);
+        ck_assert_int_eq(mproc_value_get(v, out + 3), 0);
+        ck_assert_mem_eq(out + 3, in + 1, size);
+        ck_assert_int_eq(mproc_array_set(a, 2, in + 5), 0);
+        ck_assert_int_eq(mproc_array_get(a, 2, out + 1), 0);
+        ck_assert_mem_eq(out + 1, in + 5, size);
+        mproc_value_close(v);
+        mproc_array_close(a);
+    }
+}
+END_TEST
+
 START_TEST(bad_parameters)
 {
     mproc_value_t *v;
@@ -293,6 +319,7 @@ static Suite *sharedctypes_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, every_typecode_starts_at_zero_and_round_trips);
     tcase_add_test(tc, bad_parameters);
+    tcase_add_test(tc, raw_values_take_and_fill_unaligned_buffers);
     tcase_add_test(tc, add_returns_the_new_value_and_wraps_like_c);
     tcase_add_test(tc, add_is_atomic_across_processes_with_and_without_a_lock);
     tcase_add_test(tc, array_bounds_and_slices);

@@ -11,7 +11,21 @@
  * Crash safety: a producer killed inside put (even while copying a large
  * message) leaves the queue as if that put never started; a consumer killed
  * inside get leaves its message either queued or gone, never half of it; a
- * consumer killed while blocked in get takes no wake-up from another. */
+ * consumer killed while blocked in get, or woken and killed before it takes
+ * the message, takes no wake-up from another (every sleeper is woken); nor
+ * does a get that fails with MPROC_EMSGSIZE or MPROC_ENOMEM. An immediate
+ * shutdown killed half-way is completed by the next consumer or join.
+ *
+ * Timeouts: every finite timeout bounds the whole call, including the wait
+ * for the queue's internal lock (held by another process for a copy).
+ *
+ * Capacity of LIFO and PRIORITY queues: a message costs 32 bytes plus its
+ * length rounded up to 8 (as in FIFO). The bytes of a message taken from
+ * the middle of a PRIORITY queue's ring come back only once every message
+ * put before it has been taken too (its bytes stay a hole until the oldest
+ * live message moves on): a put may find no room, and wait, while the live
+ * messages need less than the capacity. Size a PRIORITY queue for the
+ * messages that may be queued between the oldest live one and the newest. */
 #ifndef MPROC_QUEUE_H
 #define MPROC_QUEUE_H
 
@@ -45,9 +59,9 @@ MPROC_API int mproc_queue_close(mproc_queue_t *q);
 
 /* Copies len bytes in as one message, waiting while there is no room (too
  * many items, or too few free bytes). 0; MPROC_EFULL when no room came in
- * time; MPROC_EMSGSIZE at once if the message could never fit; MPROC_ESHUTDOWN
- * after mproc_queue_shutdown; MPROC_EINVAL (data NULL with len > 0, NaN
- * timeout). */
+ * time (or the queue's lock was not free in time); MPROC_EMSGSIZE at once if
+ * the message could never fit; MPROC_ESHUTDOWN after mproc_queue_shutdown;
+ * MPROC_EINVAL (data NULL with len > 0, NaN timeout). */
 MPROC_API int mproc_queue_put(mproc_queue_t *q, const void *data, size_t len, double timeout);
 /* As put, with a priority: PRIORITY queues hand out the lowest priority
  * first, and among equal priorities the earliest put first (stable). Other
@@ -56,9 +70,9 @@ MPROC_API int mproc_queue_put_prio(mproc_queue_t *q, const void *data, size_t le
                                    int64_t priority, double timeout);
 /* Takes the next message (FIFO: oldest; LIFO: newest; PRIORITY: lowest
  * priority) into buf, and its length into *len. 0; MPROC_EEMPTY when nothing
- * came in time; MPROC_EMSGSIZE if it is longer than cap: *len is then the
- * size needed and the message stays where it was; MPROC_ESHUTDOWN once a shut
- * down queue is empty. */
+ * came in time (or the queue's lock was not free in time); MPROC_EMSGSIZE if
+ * it is longer than cap: *len is then the size needed and the message stays
+ * where it was; MPROC_ESHUTDOWN once a shut down queue is empty. */
 MPROC_API int mproc_queue_get(mproc_queue_t *q, void *buf, size_t cap, size_t *len, double timeout);
 /* As get into a buffer from malloc (free() it), exactly *len bytes long (at
  * least 1 byte allocated). MPROC_ENOMEM leaves the message queued. */

@@ -17,7 +17,12 @@
  * acquirer gets MPROC_EOWNERDEAD: it holds the lock, the lock works normally
  * again, and the caller decides whether the data it guards is consistent.
  * Event, Semaphore and Barrier recover silently from a death inside them. A
- * process killed while waiting leaves nothing behind: no wake-up is swallowed.
+ * process killed while waiting, or woken and killed before it acts, leaves
+ * nothing behind: every wake-up wakes every sleeper, so none is swallowed
+ * (timed waits and FOREVER alike). A waker killed between its change and its
+ * wake-up delays the waiters by at most half a second: every sleep is cut
+ * into 0.5 s slices after which the waiter re-checks (so an idle waiter
+ * wakes twice a second; no kernel mechanism reports that death to it).
  */
 #ifndef MPROC_SYNC_H
 #define MPROC_SYNC_H
@@ -68,7 +73,12 @@ MPROC_API int mproc_lock_locked(mproc_lock_t *l);
 
 /* ---- RLock (threading.RLock, multiprocessing.RLock) ----------------------
  * Re-entrant: the owning thread may acquire it again and must release it as
- * many times. */
+ * many times. Threads are told apart by their kernel thread id, cached per
+ * thread and forgotten in a child made by fork() (a pthread_atfork handler).
+ * A child made by _Fork() or a raw clone(), which skip those handlers, would
+ * take its parent thread's id for its own: use fork() in programs that use
+ * an RLock or Condition in the child (not fixed: checking the id on every
+ * call would cost a system call each time). */
 MPROC_API int mproc_rlock_init(mproc_rlock_t *l);
 MPROC_API int mproc_rlock_destroy(mproc_rlock_t *l);              /* MPROC_EBUSY if held */
 MPROC_API int mproc_rlock_create(mproc_rlock_t **l, const char *name);
@@ -86,10 +96,15 @@ MPROC_API int mproc_rlock_owned(mproc_rlock_t *l);
 
 /* ---- Condition (threading.Condition with its default RLock) --------------
  * A condition variable that carries its own re-entrant lock. Waiters are
- * woken in the order they began to wait. A waiter that dies or times out
- * leaves no trace; one notification may go to a waiter that died while
- * waiting (as with multiprocessing.Condition), never to a waiter that began to
- * wait after the notify. */
+ * woken in the order they began to wait (each takes a ticket; notify(n)
+ * grants the n oldest). A waiter that times out withdraws its ticket (if more
+ * than 64 waiters began before it, a later notify may still grant it in
+ * vain). A waiter that dies while waiting keeps its ticket, so a notify may
+ * be spent on it and a live waiter left waiting (multiprocessing.Condition
+ * does better there: its notify reaches a live waiter); where waiters may be
+ * killed, notify more or notify_all. Never to a waiter that began to wait
+ * after the notify. (Not fixed: telling a dead ticket from a live one would
+ * need per-waiter state that the fixed 128 bytes have no room for.) */
 MPROC_API int mproc_cond_init(mproc_cond_t *c);
 MPROC_API int mproc_cond_destroy(mproc_cond_t *c);               /* MPROC_EBUSY if its lock is held */
 MPROC_API int mproc_cond_create(mproc_cond_t **c, const char *name);
@@ -101,9 +116,16 @@ MPROC_API int mproc_cond_release(mproc_cond_t *c);
 /* The caller must hold the lock (at any depth), else MPROC_EPERM. Releases it
  * fully, waits for a notify, then re-acquires it to the same depth (without
  * limit: the timeout bounds only the wait). 0 notified; MPROC_ETIMEDOUT;
- * MPROC_EOWNERDEAD (notified or not: re-acquiring found the lock's holder
- * dead; the caller holds it). Never returns 0 without a notify. */
+ * MPROC_EOWNERDEAD (notified or timed out: re-acquiring found the lock's
+ * holder dead; the caller holds it; mproc_cond_wait_status tells which).
+ * Never returns 0 without a notify. */
 MPROC_API int mproc_cond_wait(mproc_cond_t *c, double timeout);
+/* As mproc_cond_wait, with both facts told apart: 0 notified or
+ * MPROC_ETIMEDOUT (or MPROC_EPERM, MPROC_EINVAL for a NaN timeout or
+ * owner_died NULL), and *owner_died = 1 if re-acquiring the lock found its
+ * holder dead (the caller holds it; the guarded data may be inconsistent),
+ * else 0. */
+MPROC_API int mproc_cond_wait_status(mproc_cond_t *c, double timeout, int *owner_died);
 /* Waits until pred(arg) != 0: checks it first, then after each wake-up, with
  * the lock held; the deadline is computed once. 0 once pred is true,
  * MPROC_ETIMEDOUT if it is still false at the deadline, MPROC_EPERM. */
@@ -147,9 +169,16 @@ MPROC_API int mproc_sem_value(mproc_sem_t *s);
 
 /* ---- Barrier (threading.Barrier, multiprocessing.Barrier) ----------------
  * parties >= 1. Parties that arrive while a finished round is still waking
- * its members belong to the next round. A party that dies while waiting
- * leaves the others to their timeout (which breaks the barrier); reset makes
- * it usable again. */
+ * its members belong to the next round.
+ * A party that dies while waiting (or inside the action) breaks the barrier:
+ * no round ever completes with a dead party counted, and the others get
+ * MPROC_EBROKEN within a second, whatever their timeout (FOREVER included).
+ * reset makes it usable again. Limits: a party is watched by its process id
+ * (pid reuse within one round could hide a death); only the first 14 waiting
+ * parties of a round are watched (no room for more in 128 bytes); a waiter
+ * that sleeps through 64 further rounds could misread how its round ended
+ * (the outcomes of the last 64 rounds are kept). The last arrival checks the
+ * others are alive before completing a round (a pidfd per waiting party). */
 MPROC_API int mproc_barrier_init(mproc_barrier_t *b, unsigned parties);
 MPROC_API int mproc_barrier_destroy(mproc_barrier_t *b);
 MPROC_API int mproc_barrier_create(mproc_barrier_t **b, const char *name, unsigned parties);
