@@ -187,6 +187,14 @@ void mproc__segment_peek(int fd, struct mproc__segment_info *info);
 const char *mproc__type_name(int type);
 /* Prefix of the temporary names segments are built under. */
 #define MPROC__BUILD_PREFIX ".mproc-build-"
+/* A temporary build name, "/.mproc-build-PID-KIND-<16 random hex digits>",
+ * in out[cap] (64 bytes suffice). The pid comes first so `mproc ls` can name
+ * the builder; the random part makes the name unguessable, so another local
+ * user cannot take it first and make a create fail with a false EEXIST (a
+ * caller retries on EEXIST with a new name). */
+void mproc__build_name(char *out, size_t cap, const char *kind);
+/* How often a create retries with a new build name after EEXIST. */
+#define MPROC__BUILD_TRIES 8
 /* Payload bytes of a segment mapped by create/open. */
 size_t mproc__segment_payload_size(const void *payload);
 /* Unmaps a segment mapped by create/open in this process; MPROC_EINVAL if

@@ -2,6 +2,11 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -43,4 +48,17 @@ int mproc_chmod(const char *name, mode_t mode)
     memcpy(file, MPROC__SHM_DIR, sizeof MPROC__SHM_DIR - 1);
     strcpy(file + sizeof MPROC__SHM_DIR - 1, path);
     return chmod(file, mode) == 0 ? 0 : mproc__errno(errno);
+}
+
+void mproc__build_name(char *out, size_t cap, const char *kind)
+{
+    uint64_t bits;
+    if (getrandom(&bits, sizeof bits, GRND_NONBLOCK) != (ssize_t)sizeof bits) {
+        /* no entropy yet (early boot): unique still, if guessable */
+        static _Atomic uint64_t mix;
+        bits = ((uint64_t)getpid() << 32 ^ (uint64_t)time(NULL)) * 0x9e3779b97f4a7c15u ^
+               atomic_fetch_add(&mix, 0x9e3779b97f4a7c15u);
+    }
+    snprintf(out, cap, "/" MPROC__BUILD_PREFIX "%d-%s-%016llx", (int)getpid(), kind,
+             (unsigned long long)bits);
 }

@@ -93,14 +93,6 @@ static void shm_file_path(char *out, size_t cap, const char *shm_name)
     snprintf(out, cap, "%s%s", MPROC__SHM_DIR, shm_name);
 }
 
-/* A name no user object will have: hidden, unique per thread and call. */
-static void build_name(char *out, size_t cap)
-{
-    static _Atomic unsigned counter;
-    snprintf(out, cap, "/" MPROC__BUILD_PREFIX "%d-%d-%u", (int)getpid(), (int)mproc__tid(),
-             atomic_fetch_add(&counter, 1));
-}
-
 int mproc__shm_reserve(int fd, size_t total)
 {
     int r = posix_fallocate(fd, 0, (off_t)total);
@@ -138,10 +130,16 @@ int mproc__segment_create(void **payload, const char *name, int type, size_t siz
             goto fail;
         }
     } else {
-        build_name(tmp, sizeof tmp);
+        /* a fresh unguessable build name; a clash (another user's squatter,
+         * or chance) only means another try */
+        for (int tries = 0; tries < MPROC__BUILD_TRIES; tries++) {
+            mproc__build_name(tmp, sizeof tmp, "seg");
+            fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd >= 0 || errno != EEXIST)
+                break;
+        }
         shm_file_path(tmp_file, sizeof tmp_file, tmp);
         shm_file_path(path_file, sizeof path_file, path);
-        fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
             r = mproc__errno(errno);
             goto fail;

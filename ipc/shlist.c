@@ -47,7 +47,6 @@ static int publish(const char *tmp, const char *name)
 
 int mproc_shlist_create(mproc_shlist_t **l, const char *name, const mproc_sl_item_t *items, size_t n)
 {
-    static _Atomic unsigned builds;
     char path[MPROC__NAME_MAX + 2], tmp[64];
     size_t size;
     int r;
@@ -63,9 +62,14 @@ int mproc_shlist_create(mproc_shlist_t **l, const char *name, const mproc_sl_ite
 
     /* hidden while it is built; the `mproc` command reads the pid after the
      * prefix */
-    snprintf(tmp, sizeof tmp, MPROC__BUILD_PREFIX "%d-sl-%u", (int)getpid(),
-             atomic_fetch_add(&builds, 1));
-    if ((r = mproc_shm_create(&sl->shm, tmp, size)) != 0)
+    for (int tries = 0; tries < MPROC__BUILD_TRIES; tries++) {
+        char slashed[64];
+        mproc__build_name(slashed, sizeof slashed, "sl");
+        snprintf(tmp, sizeof tmp, "%s", slashed + 1);
+        if ((r = mproc_shm_create(&sl->shm, tmp, size)) != MPROC_EEXIST)
+            break;
+    }
+    if (r != 0)
         goto fail;
     sl->buf = mproc_shm_buf(sl->shm);
     mproc__sl_build(&sl->lay, sl->buf, items);

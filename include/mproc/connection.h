@@ -126,7 +126,11 @@ MPROC_API const char *mproc_listener_address(mproc_listener_t *l);
 
 /* Waits for a client and, with an authkey, runs the handshake (bounded by
  * mproc_listener_set_handshake_timeout, so a silent client cannot hold the
- * listener). 0; MPROC_ETIMEDOUT; MPROC_EAUTH (the client failed the
+ * listener). The handshakes of several pending clients progress side by side
+ * (at most 64 at once; the oldest gives way), the first to finish is
+ * returned, and the call returns within timeout: a client still in its
+ * handshake then stays pending for the next call, so timeout 0 returns at
+ * once with what is ready. 0; MPROC_ETIMEDOUT; MPROC_EAUTH (the client failed the
  * handshake, sent garbage or went silent: it is dropped, call accept again);
  * MPROC_EMFILE. */
 MPROC_API int mproc_listener_accept(mproc_listener_t *l, mproc_conn_t **c, double timeout);
