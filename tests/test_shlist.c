@@ -772,6 +772,31 @@ START_TEST(tiny_empty_and_random_blocks_are_refused)
 }
 END_TEST
 
+/* A sparse 1 TB block whose count (size / 25) would ask for a 320 GB copy of
+ * its offsets: refused as MPROC_ETYPE at the first missing offset, having
+ * allocated only for the offsets really there (no malloc of the whole count,
+ * which overcommit could grant and the OOM killer collect). */
+START_TEST(a_huge_sparse_block_with_a_huge_count_is_refused_cheaply)
+{
+    const char *name = test_name("huge");
+    char path[256];
+    snprintf(path, sizeof path, "/%s", name);
+    int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    const off_t size = (off_t)1 << 40;
+    ck_assert_int_eq(ftruncate(fd, size), 0); /* sparse: no memory yet */
+    unsigned char head[16 + 8 * 3000];
+    put64(head, (int64_t)((size - 16) / 25));
+    for (int64_t i = 0; i <= 3000; i++) /* 3000 valid slots of 8, then zeros */
+        put64(head + 8 + 8 * i, 8 * i);
+    ck_assert(pwrite(fd, head, sizeof head, 0) == (ssize_t)sizeof head);
+    close(fd);
+    mproc_shlist_t *l;
+    ck_assert_int_eq(mproc_shlist_open(&l, name), MPROC_ETYPE);
+    mproc_unlink(name);
+}
+END_TEST
+
 /* ---- a creator killed at any moment ---- */
 
 #define KILLED_ITEMS 40000
@@ -1107,6 +1132,7 @@ int main(void)
     tcase_add_test(tc, half_done_items_read_as_python_reads_them);
     tcase_add_test(tc, hostile_layouts_are_refused);
     tcase_add_test(tc, tiny_empty_and_random_blocks_are_refused);
+    tcase_add_test(tc, a_huge_sparse_block_with_a_huge_count_is_refused_cheaply);
     tcase_add_test(tc, killed_creator_never_leaves_a_half_built_list);
     suite_add_tcase(s, tc);
     TCase *py = tcase_create("python");

@@ -164,7 +164,12 @@ MPROC_API int mproc_shlist_create(mproc_shlist_t **l, const char *name, const mp
  * whole layout: 0; MPROC_EINVAL (bad name); MPROC_ENOENT; MPROC_EACCES;
  * MPROC_ENOMEM; MPROC_ETYPE: not a ShareableList (a block too small for its
  * count, a negative or absurd count, slots out of order, smaller than 8 bytes
- * or reaching outside the block, an unknown format or back-transform code). */
+ * or reaching outside the block, an unknown format or back-transform code).
+ * Open copies the offsets privately, growing the copy as they check out, so
+ * it costs memory in proportion to the offsets really in the block: a huge
+ * sparse block with a count to match (1 TB, count size / 25) is MPROC_ETYPE
+ * at its first missing offset, never one huge allocation; MPROC_ENOMEM only
+ * if memory for the offsets actually present runs out. */
 MPROC_API int mproc_shlist_open(mproc_shlist_t **l, const char *name);
 /* The number of items (fixed at creation). */
 MPROC_API size_t mproc_shlist_len(mproc_shlist_t *l);
