@@ -145,7 +145,14 @@ int mproc__sl_parse(const unsigned char *buf, size_t size, struct mproc__sl_layo
     if (size < header || (uint64_t)count > (size - header) / 25)
         return MPROC_ETYPE;
     size_t n = (size_t)count;
-    uint64_t *off = malloc((n + 1) * sizeof *off);
+    /* The private offsets grow as they are checked, never past twice those
+     * found valid: a count that only a huge (sparse) block allows costs
+     * memory only for offsets really written into it (each valid one is
+     * non-zero, so its page is real), and a lying count is refused early
+     * (MPROC_ETYPE) instead of asking for its whole array at once. */
+    size_t cap = n < 1024 ? n + 1 : 1024;
+    uint64_t *off = malloc(cap * sizeof *off);
+    int r = MPROC_ETYPE; /* what bad returns */
     if (off == NULL)
         return MPROC_ENOMEM;
     size_t data = py38 ? 8 * (n + 1) : 8 * (n + 2);
@@ -165,6 +172,16 @@ int mproc__sl_parse(const unsigned char *buf, size_t size, struct mproc__sl_layo
          * largest its 8-byte formats can name */
         if (slot < 8 || slot > MPROC__SL_MAX_SLOT || slot % 8 != 0 || slot > room - off[i])
             goto bad;
+        if (i + 1 == cap) {
+            size_t more = cap > (n + 1) / 2 ? n + 1 : 2 * cap;
+            uint64_t *grown = realloc(off, more * sizeof *off);
+            if (grown == NULL) {
+                r = MPROC_ENOMEM;
+                goto bad;
+            }
+            off = grown;
+            cap = more;
+        }
         off[i + 1] = off[i] + slot;
     }
     /* the formats and codes follow the data area */
@@ -190,7 +207,7 @@ int mproc__sl_parse(const unsigned char *buf, size_t size, struct mproc__sl_layo
 bad:
     free(off);
     memset(lay, 0, sizeof *lay);
-    return MPROC_ETYPE;
+    return r;
 }
 
 /* 0 if item can be stored, a str or bytes in at most max bytes: create's

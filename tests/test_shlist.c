@@ -733,7 +733,7 @@ START_TEST(hostile_layouts_are_refused)
 }
 END_TEST
 
-START_TEST(tiny_empty_and_random_blocks_are_refused)
+START_TEST(tiny_and_random_blocks_are_refused_a_zero_block_is_empty)
 {
     const char *name = test_name("hostile");
     /* a block of size 0 */
@@ -747,6 +747,17 @@ START_TEST(tiny_empty_and_random_blocks_are_refused)
     mproc_unlink(name);
     for (size_t size = 1; size < 8; size++)
         ck_assert_int_eq(open_bytes((const unsigned char *)"\0\0\0\0\0\0\0\0", size), MPROC_ETYPE);
+    /* an all-zero block of 16 bytes or more is an empty list, as Python 3.9+
+     * reads it */
+    {
+        mproc_shm_t *m;
+        ck_assert_int_eq(mproc_shm_create(&m, name, 4096), 0);
+        mproc_shm_close(m);
+    }
+    ck_assert_int_eq(mproc_shlist_open(&l, name), 0);
+    ck_assert_uint_eq(mproc_shlist_len(l), 0);
+    mproc_shlist_close(l);
+    mproc_unlink(name);
     /* random blocks: refused (a random count is absurd); never a crash */
     unsigned seed = 12345;
     unsigned char *r = malloc(65536);
@@ -769,6 +780,31 @@ START_TEST(tiny_empty_and_random_blocks_are_refused)
         ck_assert(got == MPROC_ETYPE || got == 0);
     }
     free(r);
+}
+END_TEST
+
+/* A sparse 1 TB block whose count (size / 25) would ask for a 320 GB copy of
+ * its offsets: refused as MPROC_ETYPE at the first missing offset, having
+ * allocated only for the offsets really there (no malloc of the whole count,
+ * which overcommit could grant and the OOM killer collect). */
+START_TEST(a_huge_sparse_block_with_a_huge_count_is_refused_cheaply)
+{
+    const char *name = test_name("huge");
+    char path[256];
+    snprintf(path, sizeof path, "/%s", name);
+    int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    const off_t size = (off_t)1 << 40;
+    ck_assert_int_eq(ftruncate(fd, size), 0); /* sparse: no memory yet */
+    unsigned char head[16 + 8 * 3000];
+    put64(head, (int64_t)((size - 16) / 25));
+    for (int64_t i = 0; i <= 3000; i++) /* 3000 valid slots of 8, then zeros */
+        put64(head + 8 + 8 * i, 8 * i);
+    ck_assert(pwrite(fd, head, sizeof head, 0) == (ssize_t)sizeof head);
+    close(fd);
+    mproc_shlist_t *l;
+    ck_assert_int_eq(mproc_shlist_open(&l, name), MPROC_ETYPE);
+    mproc_unlink(name);
 }
 END_TEST
 
@@ -1106,7 +1142,8 @@ int main(void)
     tcase_add_test(tc, python38_layout_opens_reads_and_writes);
     tcase_add_test(tc, half_done_items_read_as_python_reads_them);
     tcase_add_test(tc, hostile_layouts_are_refused);
-    tcase_add_test(tc, tiny_empty_and_random_blocks_are_refused);
+    tcase_add_test(tc, tiny_and_random_blocks_are_refused_a_zero_block_is_empty);
+    tcase_add_test(tc, a_huge_sparse_block_with_a_huge_count_is_refused_cheaply);
     tcase_add_test(tc, killed_creator_never_leaves_a_half_built_list);
     suite_add_tcase(s, tc);
     TCase *py = tcase_create("python");

@@ -104,7 +104,9 @@ MPROC_API mproc_rlock_t *mproc_array_get_lock(mproc_array_t *a);
  * slots, the slots, each item's struct format (8 bytes), each item's
  * back-transform code (1 byte). mproc_shlist_open reads that layout and
  * Python 3.8's (slot sizes after the count). (Python 3.8 reads only its own
- * layout, so lists made here are for Python 3.9 and later. Python 3.8 to
+ * layout and cannot open lists made here -- a CPython incompatibility between
+ * 3.8 and 3.9+ -- so they are for Python 3.9 and later. An all-zero block,
+ * e.g. a fresh SharedMemory, opens as an empty list, as in Python 3.9+. Python 3.8 to
  * 3.13 unlink a list they merely open when they exit, unless told
  * resource_tracker.unregister(sl.shm._name, "shared_memory").)
  *
@@ -126,9 +128,11 @@ MPROC_API mproc_rlock_t *mproc_array_get_lock(mproc_array_t *a);
  * old type with the new bytes, a bytes item where a str was, or get
  * MPROC_ETYPE for that item; the next complete set repairs it. The list's
  * shape (count and slots) never changes after creation and is checked once at
- * open, so nothing another process writes into it can make a call read or
- * write outside the block (shrinking the block itself is SIGBUS, as in
- * Python). An int, float, bool or None set by mproc over an item of the same
+ * open, so nothing another process writes into the block can make a call
+ * read or write outside it. The block's size is not re-checked per access: a
+ * block another process shrinks (ftruncate) after open raises SIGBUS on the
+ * next get or set that touches the lost pages, as for any mapped file and as
+ * in Python. An int, float, bool or None set by mproc over an item of the same
  * type is one aligned 8-byte store, never seen torn by an mproc reader. To
  * read and write items consistently, guard the list with an mproc Lock
  * placed beside it (README: "ShareableList"); its MPROC_EOWNERDEAD tells the
@@ -164,7 +168,12 @@ MPROC_API int mproc_shlist_create(mproc_shlist_t **l, const char *name, const mp
  * whole layout: 0; MPROC_EINVAL (bad name); MPROC_ENOENT; MPROC_EACCES;
  * MPROC_ENOMEM; MPROC_ETYPE: not a ShareableList (a block too small for its
  * count, a negative or absurd count, slots out of order, smaller than 8 bytes
- * or reaching outside the block, an unknown format or back-transform code). */
+ * or reaching outside the block, an unknown format or back-transform code).
+ * Open copies the offsets privately, growing the copy as they check out, so
+ * it costs memory in proportion to the offsets really in the block: a huge
+ * sparse block with a count to match (1 TB, count size / 25) is MPROC_ETYPE
+ * at its first missing offset, never one huge allocation; MPROC_ENOMEM only
+ * if memory for the offsets actually present runs out. */
 MPROC_API int mproc_shlist_open(mproc_shlist_t **l, const char *name);
 /* The number of items (fixed at creation). */
 MPROC_API size_t mproc_shlist_len(mproc_shlist_t *l);
