@@ -15,6 +15,7 @@
  * and type-specific state. */
 #include "internal.h"
 #include "manager_cmd.h"
+#include "manager/protocol.h" /* MPROC__MGR_BLOCK_PREFIX */
 
 #include <dirent.h>
 #include <errno.h>
@@ -41,12 +42,14 @@ static void usage(FILE *to)
           "                     [--fsync always|everysec|no] [--rewrite-min BYTES]\n"
           "\n"
           "  ls    list the named mproc objects and shared-memory blocks on this machine:\n"
-          "        name, type, size, creator pid, and whether a live process maps it\n"
+          "        name, type, size, creator pid (for a Manager's block: its server),\n"
+          "        and whether a live process maps it\n"
           "  info  show one of them with its state (lock holder, queue depth, ...)\n"
           "  rm    remove names (processes that have them open keep them)\n"
           "  gc    remove mproc objects that no live process maps and whose creator\n"
-          "        is gone, and abandoned half-built ones; --blocks: also raw blocks\n"
-          "        that nobody maps; --dry-run: only say what would go; NAMEs: consider\n"
+          "        is gone, and abandoned half-built ones, and blocks of a Manager\n"
+          "        server that is gone; --blocks: also raw blocks that nobody maps;\n"
+          "        --dry-run: only say what would go; NAMEs: consider\n"
           "        only these\n"
           "  manager  run a Manager server (shared dicts and lists) in the foreground\n"
           "        until SIGTERM or SIGINT; ADDRESS as for mproc_listener_create (TCP\n"
@@ -71,6 +74,7 @@ struct entry {
     uint64_t size;      /* payload (objects) or file size (blocks) */
     int32_t creator;    /* 0 if unknown */
     int in_use;         /* a live process maps it */
+    int32_t manager;    /* a block owned by the Manager server of this pid, or 0 */
 };
 
 static int pid_alive(int32_t pid)
@@ -154,6 +158,11 @@ static int describe(const char *name, const char *mapped, struct entry *e)
         e->type = "building"; /* a segment still under construction, or abandoned */
         e->creator = (int32_t)atoi(name + strlen(MPROC__BUILD_PREFIX));
     }
+    if (info.type == 0 && strncmp(name, MPROC__MGR_BLOCK_PREFIX, strlen(MPROC__MGR_BLOCK_PREFIX)) == 0) {
+        /* mproc_manager_shm's block: its server made it (and will unlink it) */
+        e->manager = (int32_t)atoi(name + strlen(MPROC__MGR_BLOCK_PREFIX));
+        e->creator = e->manager;
+    }
     e->in_use = is_mapped(mapped, name);
     return 0;
 }
@@ -216,6 +225,8 @@ static void print_entry_json(const struct entry *e)
     json_string(e->name);
     printf(", \"type\": \"%s\", \"size\": %llu, \"creator_pid\": %d, \"in_use\": %s", e->type,
            (unsigned long long)e->size, (int)e->creator, e->in_use ? "true" : "false");
+    if (e->manager > 0)
+        printf(", \"manager_pid\": %d", (int)e->manager);
 }
 
 static int cmd_ls(void)
@@ -392,6 +403,8 @@ static int cmd_info(const char *name)
         fact("size", "%llu", (unsigned long long)e.size);
         fact("creator_pid", "%d", (int)e.creator);
         fact("in_use", "%s", e.in_use ? "true" : "false");
+        if (e.manager > 0)
+            fact("manager_pid", "%d", (int)e.manager);
     } else {
         fact("name", "%s", e.name);
         fact("type", "%s", e.type);
@@ -399,6 +412,9 @@ static int cmd_info(const char *name)
         if (e.creator > 0)
             fact("creator", "%d%s", (int)e.creator, pid_alive(e.creator) ? "" : " (gone)");
         fact("in use", "%s", e.in_use ? "yes" : "no");
+        if (e.manager > 0)
+            fact("owner", "Manager server %d%s", (int)e.manager,
+                 pid_alive(e.manager) ? "" : " (gone: mproc gc removes it once unmapped)");
     }
     r = state_facts(&e);
     if (json)
@@ -446,7 +462,9 @@ static int cmd_gc(int blocks, int dry_run, int count, char **names)
         if (!chosen(e->name, count, names))
             continue;
         int abandoned;
-        if (e->typecode != 0 || !strcmp(e->type, "building"))
+        if (e->manager > 0) /* its server's to unlink, unless the server is gone */
+            abandoned = !e->in_use && !pid_alive(e->manager);
+        else if (e->typecode != 0 || !strcmp(e->type, "building"))
             abandoned = !e->in_use && !pid_alive(e->creator);
         else
             abandoned = blocks && !e->in_use;

@@ -28,6 +28,7 @@
 #define MPROC_MANAGER_H
 
 #include <mproc/common.h>
+#include <mproc/shared.h> /* mproc_shm_t, for mproc_manager_shm */
 
 #include <limits.h> /* SSIZE_MAX, for slices to the end */
 
@@ -172,6 +173,28 @@ MPROC_API int mproc_list_slice(mproc_list_t *l, ssize_t start, ssize_t stop, mpr
 MPROC_API int mproc_list_clear(mproc_list_t *l);
 /* Frees the handle (the list stays on the server). */
 MPROC_API void mproc_list_close(mproc_list_t *l);
+
+/* ---- blocks owned by a Manager (shared_memory.SharedMemoryManager) ---- */
+
+/* *blk: a fresh shared-memory block of size bytes, zero-filled, under a
+ * fresh unpredictable name ("mproc_mgr_PID_" and 16 random hex digits, PID
+ * the server's), made and owned by the Manager's server, which unlinks it
+ * when it stops: at mproc_manager_shutdown (from any handle: the name is
+ * gone when it returns), when the process that started an embedded server
+ * exits or is killed (SIGKILL too), and when the `mproc manager` daemon
+ * exits (SIGTERM, SIGINT, a shutdown request). The server makes the block
+ * itself, so a caller killed at any moment leaves no block behind it.
+ * Use it as any block (mproc_shm_buf, ...); mproc_shm_close unmaps it in
+ * this process; mappings outlive the name. A server killed with SIGKILL
+ * cannot unlink: `mproc gc` removes the blocks of a server that is gone
+ * once no process maps them. `mproc ls` / `mproc info` show the owning
+ * server's pid. Blocks are not counted in max_memory and not journaled.
+ * 0; MPROC_EINVAL (m or blk NULL, size 0); MPROC_ENOTSUP (a Redis
+ * backend); MPROC_ENOMEM; the errors of mproc_shm_create on the server's
+ * side (-ENOSPC: /dev/shm is full, ...); those of mproc_shm_open (MPROC_ENOENT:
+ * the server stopped meanwhile); the Manager's errors above. Safe from
+ * several threads and in forked children, as every Manager call. */
+MPROC_API int mproc_manager_shm(mproc_manager_t *m, mproc_shm_t **blk, size_t size);
 
 #ifdef __cplusplus
 }

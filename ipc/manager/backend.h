@@ -25,7 +25,7 @@ typedef struct {
     size_t klen;
     const void *val;             /* dict value or default, list value */
     size_t vlen;
-    int64_t num, num2;           /* incr delta; list index; slice start and stop */
+    int64_t num, num2;           /* incr delta; list index; slice start and stop; MANAGER_SHM size */
     const mproc_item_t *items;   /* DICT_UPDATE: count items */
     const mproc_buf_t *vals;     /* LIST_EXTEND: count values */
     size_t count;

@@ -574,6 +574,8 @@ static int redis_call(void *state, const mproc__mgr_req_t *q, mproc__mgr_res_t *
     double deadline = mproc__monotonic() + CALL_TIMEOUT;
     if (q->op == MPROC__OP_SHUTDOWN)
         return 0; /* Redis is never stopped */
+    if (q->op == MPROC__OP_MANAGER_SHM)
+        return MPROC_ENOTSUP; /* Redis has no process that could unlink a block */
     char key[KEY_MAX];
     size_t klen = 0;
     if (q->op != MPROC__OP_PING)

@@ -123,6 +123,10 @@ static void encode(mproc__wbuf_t *w, const mproc__mgr_req_t *q)
     mproc__put_u8(w, q->op);
     if (q->op == MPROC__OP_PING || q->op == MPROC__OP_SHUTDOWN)
         return;
+    if (q->op == MPROC__OP_MANAGER_SHM) { /* the size alone, no container name */
+        mproc__put_u64(w, (uint64_t)q->num);
+        return;
+    }
     mproc__put_u16(w, (unsigned)q->nlen);
     mproc__put_raw(w, q->name, q->nlen);
     switch (q->op) {

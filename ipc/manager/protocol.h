@@ -46,6 +46,17 @@ enum mproc__mgr_op {
     MPROC__OP_LIST_CLEAR,
 };
 
+/* ---- blocks owned by the server (mproc_manager_shm; server/blocks.c) ----
+ * Request: u8 version, u8 op, u64 size (no container name). Reply: the
+ * status, then on success the block's name as a u32-length byte string.
+ * Never journaled: a block lives only as long as the server that made it. */
+enum { MPROC__OP_MANAGER_SHM = 0x70 };
+/* Names of the server's blocks: this prefix, the server's pid, '_', 16
+ * random hex digits ("mproc_mgr_1234_0123456789abcdef"), so `mproc ls`
+ * can tell whose they are and `mproc gc` can remove those of a server that
+ * is gone. */
+#define MPROC__MGR_BLOCK_PREFIX "mproc_mgr_"
+
 /* ---- allocation, with a failure injection hook for tests ----
  * The server's data and messages are allocated through these, so a test can
  * make the Nth allocation from now fail and check that a request is

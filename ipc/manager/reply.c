@@ -79,6 +79,7 @@ int mproc__mgr_decode_reply(unsigned op, const unsigned char *msg, size_t len, m
     case MPROC__OP_DICT_SETDEFAULT:
     case MPROC__OP_LIST_GET:
     case MPROC__OP_LIST_POP:
+    case MPROC__OP_MANAGER_SHM: /* the block's name */
         return take_bytes(&reply, res->val, res->vlen);
     case MPROC__OP_DICT_INCR:
     case MPROC__OP_DICT_LEN:

@@ -22,6 +22,7 @@
 
 #include "connection/conn_internal.h"
 #include "connection/frame_buffer.h"
+#include "manager/server/blocks.h"
 #include "manager/server/journal.h"
 #include "manager/server/store.h"
 #include "manager/protocol.h"
@@ -85,6 +86,7 @@ struct server {
     mproc_listener_t *listener;
     int epoll, watch, signals;
     mproc__store_t *store;
+    mproc__blocks_t *blocks;        /* the blocks it owns (mproc_manager_shm) */
     struct client *clients, *graveyard, *held;
     mproc__journal_t *journal;
     pid_t saver;                    /* the child writing a snapshot (SIGUSR1), or 0 */
@@ -311,11 +313,20 @@ static int handle(struct server *s, struct client *c, const unsigned char *msg, 
         }
         return 0;
     case READY: {
+        if (mproc__blocks_request(msg, len)) {
+            /* not the store's, and never journaled (blocks.c says why) */
+            if (mproc__blocks_execute(&s->blocks, msg, len, &s->reply) != 0)
+                return -1;
+            return send_frame(s, c, s->reply.data, s->reply.len);
+        }
         int shutdown = 0;
         if (mproc__store_execute(s->store, msg, len, &s->reply, &shutdown) != 0)
             return -1; /* malformed (or no memory for the reply) */
-        if (shutdown)
+        if (shutdown) {
             s->stop = 1;
+            /* before the reply: its blocks are gone when shutdown returns */
+            mproc__blocks_unlink_all(s->blocks);
+        }
         int later = 0;
         if (s->journal != NULL && mproc__store_changed(s->store)) {
             /* the change goes to the journal; its reply waits for the
@@ -841,6 +852,10 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
             r = commit_round(&s); /* requests the released replies let through */
         bury(&s);
     }
+    /* Every way out of the loop (shutdown, signal, the starter's exit, a
+     * journal that cannot be written) passes here: the blocks go first. */
+    mproc__blocks_free(s.blocks);
+    s.blocks = NULL;
     /* Give the last replies (a SHUTDOWN's own) a chance to leave. */
     while (s.clients != NULL) {
         if (s.clients->writing)
