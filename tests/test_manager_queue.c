@@ -4,6 +4,7 @@
 
 #include <mproc.h>
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +354,108 @@ START_TEST(blocked_get_wakes_at_once)
 }
 END_TEST
 
+/* ---- the daemon with a journal, SIGKILLed and restarted ---- */
+
+static char jdir[64], jfile[128], jaddr[96];
+
+static pid_t daemon_start(void)
+{
+    const char *tool = getenv("MPROC_TOOL");
+    ck_assert_ptr_nonnull(tool);
+    int out[2];
+    ck_assert_int_eq(pipe(out), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        /* a small rewrite threshold: the journal is compacted mid-run, so a
+         * restart replays a snapshot holding queues, then records */
+        const char *argv[] = { "mproc", "manager", "--listen", jaddr, "--journal", jfile,
+                               "--fsync", "always", "--rewrite-min", "4096", NULL };
+        execv(tool, (char **)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[256];
+    struct pollfd pfd = { out[0], POLLIN, 0 };
+    ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
+    ssize_t got = read(out[0], line, sizeof line - 1);
+    close(out[0]);
+    ck_assert_int_gt(got, 0);
+    line[got] = '\0';
+    ck_assert_ptr_nonnull(strstr(line, "listening on"));
+    return pid;
+}
+
+static void expect_items(mproc_rqueue_t *q, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        int v = -1;
+        ck_assert_int_eq(get_int(q, &v, 5), 0);
+        ck_assert_int_eq(v, i);
+    }
+}
+
+START_TEST(journal_keeps_queues_across_sigkill)
+{
+    snprintf(jdir, sizeof jdir, "/tmp/mproc-test-qjournal-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(jdir));
+    snprintf(jfile, sizeof jfile, "%s/journal", jdir);
+    snprintf(jaddr, sizeof jaddr, "@%s", test_name("qjournal"));
+    pid_t d = daemon_start();
+    mproc_manager_t *jm;
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_connect(&jm, jaddr, NULL, 0), 0);
+    ck_assert_int_eq(mproc_manager_queue(jm, "jq", 500, &q), 0);
+    for (int i = 0; i < 200; i++)
+        ck_assert_int_eq(mproc_rqueue_put(q, &i, sizeof i, 0), 0);
+    expect_items(q, 0, 50);
+    for (int i = 0; i < 40; i++)
+        ck_assert_int_eq(mproc_rqueue_task_done(q), 0); /* 40..49 stay unacknowledged */
+    kill_child(d); /* SIGKILL */
+    mproc_rqueue_close(q);
+    mproc_manager_close(jm);
+
+    d = daemon_start();
+    ck_assert_int_eq(mproc_manager_connect(&jm, jaddr, NULL, 0), 0);
+    ck_assert_int_eq(mproc_manager_queue(jm, "jq", 0, &q), 0);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 160); /* the 10 unacknowledged are back, at the front */
+    ck_assert_int_eq(mproc_rqueue_join(q, 0), MPROC_ETIMEDOUT);
+    expect_items(q, 40, 50);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(mproc_rqueue_task_done(q), 0); /* 45..49 unacknowledged again */
+    kill_child(d);
+    mproc_rqueue_close(q);
+    mproc_manager_close(jm);
+
+    d = daemon_start();
+    ck_assert_int_eq(mproc_manager_connect(&jm, jaddr, NULL, 0), 0);
+    ck_assert_int_eq(mproc_manager_queue(jm, "jq", 0, &q), 0);
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 155);
+    /* the maxsize of the first open survived too */
+    for (int i = 0; i < 345; i++)
+        ck_assert_int_eq(mproc_rqueue_put(q, &i, sizeof i, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "x", 1, 0), MPROC_EFULL);
+    expect_items(q, 45, 200);
+    expect_items(q, 0, 345);
+    for (int i = 0; i < 155 + 345; i++)
+        ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_join(q, 5), 0);
+    mproc_rqueue_close(q);
+    mproc_manager_close(jm);
+    kill(d, SIGTERM);
+    ck_assert_int_eq(wait_child(d, 20), 0);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", jdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -367,5 +470,9 @@ int main(void)
     tcase_add_test(tc, random_kills_lose_nothing);
     tcase_add_test(tc, blocked_get_wakes_at_once);
     suite_add_tcase(s, tc);
+    TCase *tj = tcase_create("journal");
+    tcase_set_timeout(tj, 120);
+    tcase_add_test(tj, journal_keeps_queues_across_sigkill);
+    suite_add_tcase(s, tj);
     return run_suite(s);
 }

@@ -110,7 +110,7 @@ struct server {
     struct client *parked, *parked_tail;
     uint64_t next_owner;
     int qdirty;                     /* a queue changed this round: look at the parked */
-    mproc__wbuf_t qreply;
+    mproc__wbuf_t qreply, qrecord;
     int stop;
     double handshake_timeout, idle_timeout;
 };
@@ -611,7 +611,9 @@ static int expire_clients(struct server *s)
  * nothing. Every item a connection got and did not acknowledge is tagged
  * with the connection; when the connection ends, however it ends, the items
  * go back to the front of their queues and parked gets take them in the
- * same round. Queues are not journalled (they live as long as the server). */
+ * same round. With a journal every change (open, put, take, done) is
+ * recorded and its reply waits for the round's commit, as the store's do;
+ * a return is not recorded (see queue_store.h). */
 
 static void park(struct server *s, struct client *c, unsigned op, mproc__rq_t *q, uint64_t timeout_us)
 {
@@ -645,9 +647,24 @@ static void unpark(struct server *s, struct client *c)
     c->resume = 1;
 }
 
-/* Sends a queue reply: a status, then (get) the item or (qsize) a count. */
-static int queue_reply(struct server *s, struct client *c, int status, const void *data, size_t len,
-                       int has_data, int has_num, uint64_t num)
+/* With a journal: records a queue change; the reply that acknowledges it
+ * then waits for the round's commit (queue_reply's `later`). 1 if so. */
+static int queue_journal(struct server *s, unsigned qop, const mproc__rq_t *q, uint64_t num,
+                         const void *data, size_t len)
+{
+    if (s->journal == NULL)
+        return 0;
+    mproc__qstore_record(&s->qrecord, qop, q, num, data, len);
+    mproc__journal_add(s->journal, MPROC__JREC_QUEUE, s->qrecord.data, s->qrecord.len);
+    if (s->qrecord.cap > KEEP_BUFFER)
+        mproc__wbuf_free(&s->qrecord);
+    return 1;
+}
+
+/* Sends a queue reply: a status, then (get) the item or (qsize) a count;
+ * later: after the journal's commit. */
+static int queue_reply_at(struct server *s, struct client *c, int status, const void *data, size_t len,
+                          int has_data, int has_num, uint64_t num, int later)
 {
     mproc__wbuf_t *w = &s->qreply;
     mproc__wbuf_reset(w);
@@ -662,10 +679,18 @@ static int queue_reply(struct server *s, struct client *c, int status, const voi
         mproc__put_u8(w, MPROC__MGR_VERSION);
         mproc__put_u32(w, (uint32_t)MPROC_ENOMEM);
     }
-    int r = queue_frame(s, c, w->data, w->len, 0);
+    if (later)
+        hold(s, c);
+    int r = queue_frame(s, c, w->data, w->len, later);
     if (w->cap > KEEP_BUFFER)
         mproc__wbuf_free(w);
     return r;
+}
+
+static int queue_reply(struct server *s, struct client *c, int status, const void *data, size_t len,
+                       int has_data, int has_num, uint64_t num)
+{
+    return queue_reply_at(s, c, status, data, len, has_data, has_num, num, 0);
 }
 
 /* Tries to answer parked c now: 1 if answered (and unparked). */
@@ -674,13 +699,15 @@ static int try_parked(struct server *s, struct client *c, int expired)
     mproc__rq_t *q = c->pq;
     const void *data;
     size_t len;
+    uint64_t id;
     int r;
     switch (c->pop) {
     case MPROC__OP_QUEUE_GET:
-        r = mproc__rq_take(q, c->qowner, &data, &len);
+        r = mproc__rq_take(q, c->qowner, &data, &len, &id);
         if (r == 0) {
             s->qdirty = 1; /* room for a parked put */
-            if (queue_reply(s, c, 0, data, len, 1, 0, 0) != 0) {
+            int later = queue_journal(s, MPROC__QREC_TAKE, q, id, NULL, 0);
+            if (queue_reply_at(s, c, 0, data, len, 1, 0, 0, later) != 0) {
                 unpark(s, c);
                 drop(s, c); /* its item goes back */
                 return 1;
@@ -694,12 +721,15 @@ static int try_parked(struct server *s, struct client *c, int expired)
         }
         break;
     case MPROC__OP_QUEUE_PUT:
-        r = mproc__rq_put(q, c->pdata.data, c->pdata.len);
-        if (r == 0)
+        r = mproc__rq_put(q, c->pdata.data, c->pdata.len, &id);
+        int later = 0;
+        if (r == 0) {
             s->qdirty = 1;
-        else if (r == MPROC_EFULL && !expired)
+            later = queue_journal(s, MPROC__QREC_PUT, q, id, c->pdata.data, c->pdata.len);
+        } else if (r == MPROC_EFULL && !expired) {
             return 0;
-        if (queue_reply(s, c, r, NULL, 0, 0, 0, 0) != 0) {
+        }
+        if (queue_reply_at(s, c, r, NULL, 0, 0, 0, 0, later) != 0) {
             unpark(s, c);
             drop(s, c);
             return 1;
@@ -801,20 +831,28 @@ static int queue_request(struct server *s, struct client *c, const unsigned char
         return -1;
     mproc__rq_t *q;
     /* a queue unknown here (a server started anew) is made unbounded */
-    int st = mproc__qstore_open(s->queues, name, nlen, op == MPROC__OP_QUEUE_OPEN ? num : 0, &q);
+    uint64_t maxsize = op == MPROC__OP_QUEUE_OPEN ? num : 0;
+    int st = mproc__qstore_open(s->queues, name, nlen, maxsize, &q);
     if (st != 0)
         return queue_reply(s, c, st, NULL, 0, 0, 0, 0);
     if (c->qowner == 0)
         c->qowner = ++s->next_owner;
     const void *data;
     size_t dlen;
+    uint64_t id;
+    int later = 0;
     switch (op) {
     case MPROC__OP_QUEUE_OPEN:
-        return queue_reply(s, c, 0, NULL, 0, 0, 0, 0);
+        /* recorded every time (idempotent): cheap, and simpler than telling new from old */
+        later = queue_journal(s, MPROC__QREC_OPEN, q, mproc__rq_maxsize(q), NULL, 0);
+        return queue_reply_at(s, c, 0, NULL, 0, 0, 0, 0, later);
     case MPROC__OP_QUEUE_PUT:
-        st = mproc__rq_put(q, item.data, item.len);
-        if (st == 0)
+        st = mproc__rq_put(q, item.data, item.len, &id);
+        if (st == 0) {
             s->qdirty = 1;
+            later = queue_journal(s, MPROC__QREC_PUT, q, id, item.data, item.len);
+            return queue_reply_at(s, c, 0, NULL, 0, 0, 0, 0, later);
+        }
         if (st == MPROC_EFULL && num > 0) {
             mproc__put_raw(&c->pdata, item.data, item.len);
             if (c->pdata.failed) {
@@ -826,10 +864,11 @@ static int queue_request(struct server *s, struct client *c, const unsigned char
         }
         return queue_reply(s, c, st, NULL, 0, 0, 0, 0);
     case MPROC__OP_QUEUE_GET:
-        st = mproc__rq_take(q, c->qowner, &data, &dlen);
+        st = mproc__rq_take(q, c->qowner, &data, &dlen, &id);
         if (st == 0) {
             s->qdirty = 1;
-            return queue_reply(s, c, 0, data, dlen, 1, 0, 0);
+            later = queue_journal(s, MPROC__QREC_TAKE, q, id, NULL, 0);
+            return queue_reply_at(s, c, 0, data, dlen, 1, 0, 0, later);
         }
         if (num > 0) {
             park(s, c, op, q, num);
@@ -837,10 +876,12 @@ static int queue_request(struct server *s, struct client *c, const unsigned char
         }
         return queue_reply(s, c, st, NULL, 0, 0, 0, 0);
     case MPROC__OP_QUEUE_TASK_DONE:
-        st = mproc__rq_done(q, c->qowner);
-        if (st == 0)
+        st = mproc__rq_done(q, c->qowner, &id);
+        if (st == 0) {
             s->qdirty = 1;
-        return queue_reply(s, c, st, NULL, 0, 0, 0, 0);
+            later = queue_journal(s, MPROC__QREC_DONE, q, id, NULL, 0);
+        }
+        return queue_reply_at(s, c, st, NULL, 0, 0, 0, 0, later);
     case MPROC__OP_QUEUE_JOIN:
         if (mproc__rq_unfinished(q) == 0)
             return queue_reply(s, c, 0, NULL, 0, 0, 0, 0);
@@ -982,8 +1023,9 @@ static int start(struct server *s, const char **what)
     if (o->key == NULL && o->address != NULL && o->address[0] != '/' && o->address[0] != '@' &&
         strchr(o->address, '/') == NULL)
         return MPROC_EINVAL; /* TCP without an authkey: anyone could connect */
-    if ((s->store = mproc__store_new()) == NULL || (s->queues = mproc__qstore_new()) == NULL)
+    if ((s->store = mproc__store_new()) == NULL)
         return MPROC_ENOMEM;
+    s->queues = mproc__store_queues(s->store);
     int r;
     /* With a journal, the journal is the truth: the snapshot file is read
      * only to begin a journal that does not exist yet (or is empty). */
@@ -1001,6 +1043,9 @@ static int start(struct server *s, const char **what)
             return r;
     }
     mproc__store_set_limit(s->store, o->max_memory);
+    /* items taken and not acknowledged before a restart: their connections
+     * ended with the old server, so they go back to the front */
+    mproc__qstore_release(s->queues, 0);
     *what = "listening";
     if ((r = mproc_listener_create(&s->listener, o->address, NULL, 0)) != 0)
         return r;
@@ -1124,8 +1169,8 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
             drop(&s, s.clients);
     }
     bury(&s);
-    mproc__qstore_free(s.queues);
     mproc__wbuf_free(&s.qreply);
+    mproc__wbuf_free(&s.qrecord);
     if (s.reserve >= 0)
         close(s.reserve);
     reap_saver(&s, 1);
