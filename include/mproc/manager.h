@@ -189,9 +189,12 @@ MPROC_API void mproc_list_close(mproc_list_t *l);
  * within a few seconds, for another consumer. On mproc's server that
  * happens as soon as the server sees the connection end; a get already
  * blocked takes it, without anyone calling get or qsize. A consumer that
- * lives keeps its items however long it holds them. Queues on mproc's
- * server are kept in memory only (not in the journal or snapshot): they are
- * gone when the server stops. Not yet on Redis: MPROC_ENOTSUP there. */
+ * lives keeps its items however long it holds them. On a server with a
+ * journal (mproc_manager_opts_t.journal, `mproc manager --journal`) queues
+ * survive a restart, even after SIGKILL: every put, get and task_done is
+ * recorded before its reply, and the items that were got and not
+ * acknowledged are back at the front of their queue. Not yet on Redis:
+ * MPROC_ENOTSUP there. */
 typedef struct mproc_rqueue mproc_rqueue_t;
 
 /* Gets or creates the queue name (1 to 255 bytes) on m's server and opens a
