@@ -20,6 +20,8 @@ echo "== connections (bench/bench_conn) =="
 "$builddir/bench/bench_conn" || exit 1
 echo "== Manager (bench/bench_manager) =="
 "$builddir/bench/bench_manager" || exit 1
+echo "== Manager queues (bench/bench_rqueue) =="
+"$builddir/bench/bench_rqueue" || exit 1
 if [ -x "$builddir/bench/bench_redis" ]; then
     echo "== Manager on Redis (bench/bench_redis) =="
     "$builddir/bench/bench_redis" || exit 1
@@ -34,6 +36,7 @@ if command -v "$py" >/dev/null 2>&1; then
     "$py" "$srcdir/bench/python_value.py"
     "$py" "$srcdir/bench/python_conn.py"
     "$py" "$srcdir/bench/python_manager.py"
+    "$py" "$srcdir/bench/python_rqueue.py"
 else
     echo "(python3 not found: Python baselines skipped)"
 fi

@@ -51,6 +51,7 @@ expect tour_value "hits 4, squares 0 1 4 9"
 expect tour_conn "reply: job 1"
 expect tour_manager "hits: 400"
 expect tour_shlist "hits: 4000, last: worker"
+expect queue_workers "primes below 1000000: 78498"
 out=$("$dir/tour_shm") && printf '%s\n' "$out" | grep -qx "psm_[0-9a-f]\{8\} reads: hello" ||
     { echo "FAIL: tour_shm"; echo "$out"; fail=1; }
 out=$("$dir/tour_process") && printf '%s\n' "$out" | grep -q "^worker [0-9]* exited with 42$" ||

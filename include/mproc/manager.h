@@ -196,6 +196,60 @@ MPROC_API void mproc_list_close(mproc_list_t *l);
  * several threads and in forked children, as every Manager call. */
 MPROC_API int mproc_manager_shm(mproc_manager_t *m, mproc_shm_t **blk, size_t size);
 
+/* ---- Manager queues (Manager().Queue() / JoinableQueue) ----
+ * Named FIFO queues of byte strings (empty ones too) held by the Manager.
+ * Timeouts as everywhere in mproc (common.h): < 0 waits without limit, 0
+ * tries once. A blocked get or put waits on the server, which answers as
+ * soon as an item (or room) arrives, or at the deadline: the client polls
+ * nothing. Each queue handle has a connection of its own, so a blocked call
+ * holds up neither the Manager handle nor other queues; one call at a time
+ * per queue handle (calls from several threads take turns). A child forked
+ * after the handle was made gets its own connection on its first call, and
+ * none of the parent's unacknowledged items.
+ *
+ * Delivery is at least once: an item got by a process that dies (or whose
+ * handle closes) before its task_done goes back to the front of the queue,
+ * within a few seconds, for another consumer. On mproc's server that
+ * happens as soon as the server sees the connection end; a get already
+ * blocked takes it, without anyone calling get or qsize. A consumer that
+ * lives keeps its items however long it holds them. On a server with a
+ * journal (mproc_manager_opts_t.journal, `mproc manager --journal`) queues
+ * survive a restart, even after SIGKILL: every put, get and task_done is
+ * recorded before its reply, and the items that were got and not
+ * acknowledged are back at the front of their queue. Not yet on Redis:
+ * MPROC_ENOTSUP there. */
+typedef struct mproc_rqueue mproc_rqueue_t;
+
+/* Gets or creates the queue name (1 to 255 bytes) on m's server and opens a
+ * connection for it. maxsize bounds the waiting items (0 = unbounded; an
+ * existing queue keeps its own). *q is freed by mproc_rqueue_close, which
+ * must come before mproc_manager_close(m). 0; MPROC_EINVAL; MPROC_ENOTSUP
+ * (a Redis handle); MPROC_ENOMEM; a connection error. */
+MPROC_API int mproc_manager_queue(mproc_manager_t *m, const char *name, size_t maxsize,
+                                  mproc_rqueue_t **q);
+/* Appends a copy of data[len] (len up to 16 MiB; data may be NULL when len
+ * is 0). MPROC_EFULL: maxsize items waited until the timeout; MPROC_EINVAL;
+ * MPROC_EMSGSIZE; a connection error. */
+MPROC_API int mproc_rqueue_put(mproc_rqueue_t *q, const void *data, size_t len, double timeout);
+/* Takes the front item: *data is malloc'ed (NUL-terminated past *len; free()
+ * it), *len may be NULL. The item stays this handle's, unacknowledged, until
+ * mproc_rqueue_task_done. MPROC_EEMPTY: nothing came in time; MPROC_EINVAL;
+ * a connection error (then the item, if one was taken, goes back). */
+MPROC_API int mproc_rqueue_get(mproc_rqueue_t *q, void **data, size_t *len, double timeout);
+/* Acknowledges this handle's oldest unacknowledged get. MPROC_EOVERFLOW:
+ * none; MPROC_EINVAL. */
+MPROC_API int mproc_rqueue_task_done(mproc_rqueue_t *q);
+/* 0 once every item put has been task_done (puts minus task_dones is 0,
+ * counted on the server). MPROC_ETIMEDOUT; MPROC_EINVAL. */
+MPROC_API int mproc_rqueue_join(mproc_rqueue_t *q, double timeout);
+/* *n: the items waiting (not those held by live consumers; an item returned
+ * after its consumer's death counts again). */
+MPROC_API int mproc_rqueue_qsize(mproc_rqueue_t *q, size_t *n);
+/* Closes the handle's connection and frees it; its unacknowledged items go
+ * back to the front of the queue. The queue stays on the server. q may be
+ * NULL. */
+MPROC_API void mproc_rqueue_close(mproc_rqueue_t *q);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,7 @@ typedef struct {
     const mproc_item_t *items;   /* DICT_UPDATE: count items */
     const mproc_buf_t *vals;     /* LIST_EXTEND: count values */
     size_t count;
+    double timeout;              /* QUEUE_PUT / GET / JOIN: seconds, < 0 none (common.h) */
 } mproc__mgr_req_t;
 
 /* What an operation gives back beyond its status. */

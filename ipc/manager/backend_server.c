@@ -116,6 +116,18 @@ static int round_trip(struct server_backend *s, mproc__rbuf_t *reply)
 
 /* ---- encoding a request ---- */
 
+/* Manager queues: a timeout in whole microseconds; none: MPROC__MGR_FOREVER.
+ * The server answers a waiting request at its deadline itself, so the
+ * client waits for that answer (or for the connection to end). */
+static uint64_t wire_timeout(double t)
+{
+    if (t < 0)
+        return MPROC__MGR_FOREVER;
+    if (t > 1e12)
+        return MPROC__MGR_FOREVER - 1;
+    return (uint64_t)(t * 1e6);
+}
+
 static void encode(mproc__wbuf_t *w, const mproc__mgr_req_t *q)
 {
     mproc__wbuf_reset(w);
@@ -184,6 +196,19 @@ static void encode(mproc__wbuf_t *w, const mproc__mgr_req_t *q)
         mproc__put_u64(w, (uint64_t)q->num);
         mproc__put_u64(w, (uint64_t)q->num2);
         return;
+    /* ---- Manager queues ---- */
+    case MPROC__OP_QUEUE_OPEN:
+        mproc__put_u64(w, (uint64_t)q->num);
+        return;
+    case MPROC__OP_QUEUE_PUT:
+        mproc__put_u64(w, wire_timeout(q->timeout));
+        mproc__put_bytes(w, q->val, q->vlen);
+        return;
+    case MPROC__OP_QUEUE_GET:
+    case MPROC__OP_QUEUE_JOIN:
+        mproc__put_u64(w, wire_timeout(q->timeout));
+        return;
+    /* ---- end of Manager queues ---- */
     default: /* DICT_OPEN, LIST_OPEN, LEN, KEYS, ITEMS, the CLEARs: the name alone */
         return;
     }

@@ -99,6 +99,15 @@ int mproc__mgr_call(mproc_manager_t *m, const mproc__mgr_req_t *req, mproc__mgr_
     return r;
 }
 
+const mproc__backend_t *mproc__mgr_backend(mproc_manager_t *m, const char **address, const void **key,
+                                           size_t *keylen)
+{
+    *address = m->address;
+    *key = m->key;
+    *keylen = m->keylen;
+    return m->backend;
+}
+
 /* ---- starting, attaching, stopping ---- */
 
 /* A descriptor that becomes readable when pid exits, or -1. */

@@ -44,7 +44,19 @@ enum mproc__mgr_op {
     MPROC__OP_LIST_LEN,
     MPROC__OP_LIST_SLICE,
     MPROC__OP_LIST_CLEAR,
+
+    /* ---- Manager queues (queue.c; served by server.c with queue_store.c) ---- */
+    MPROC__OP_QUEUE_OPEN = 0x60, /* u64 maxsize */
+    MPROC__OP_QUEUE_PUT,         /* u64 timeout (us; UINT64_MAX: none), bytes item */
+    MPROC__OP_QUEUE_GET,         /* u64 timeout; reply: bytes item */
+    MPROC__OP_QUEUE_TASK_DONE,   /* the name alone */
+    MPROC__OP_QUEUE_JOIN,        /* u64 timeout */
+    MPROC__OP_QUEUE_QSIZE,       /* the name alone; reply: u64 */
+    MPROC__OP_QUEUE_LAST = MPROC__OP_QUEUE_QSIZE,
+    /* ---- end of Manager queues ---- */
 };
+/* Manager queues: the wire form of "no time limit". */
+#define MPROC__MGR_FOREVER UINT64_MAX
 
 /* ---- blocks owned by the server (mproc_manager_shm; server/blocks.c) ----
  * Request: u8 version, u8 op, u64 size (no container name). Reply: the

@@ -80,11 +80,13 @@ int mproc__mgr_decode_reply(unsigned op, const unsigned char *msg, size_t len, m
     case MPROC__OP_LIST_GET:
     case MPROC__OP_LIST_POP:
     case MPROC__OP_MANAGER_SHM: /* the block's name */
+    case MPROC__OP_QUEUE_GET:
         return take_bytes(&reply, res->val, res->vlen);
     case MPROC__OP_DICT_INCR:
     case MPROC__OP_DICT_LEN:
     case MPROC__OP_LIST_LEN:
-    case MPROC__OP_LIST_INDEX: {
+    case MPROC__OP_LIST_INDEX:
+    case MPROC__OP_QUEUE_QSIZE: {
         uint64_t v = mproc__get_u64(&reply);
         if (reply.bad)
             return MPROC_EPROTO;

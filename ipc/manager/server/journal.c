@@ -5,6 +5,7 @@
  * `always` (one fsync for every client served in the round: group commit),
  * or leaves the fsync to a thread once a second with `everysec`. */
 #include "manager/server/journal.h"
+#include "manager/server/queue_store.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -88,6 +89,12 @@ static int apply(mproc__store_t *s, const unsigned char *payload, size_t len, mp
         int r = mproc__store_load(s, payload + 1, len - 1);
         if (r == MPROC_EPROTO)
             *why = "a snapshot record that is not a snapshot";
+        return r;
+    }
+    if (kind == MPROC__JREC_QUEUE) {
+        int r = mproc__qstore_apply(mproc__store_queues(s), payload + 1, len - 1);
+        if (r == MPROC_EPROTO)
+            *why = "a queue record that does not apply (the journal is not this data's)";
         return r;
     }
     if (kind != MPROC__JREC_REQUEST) {

@@ -29,6 +29,8 @@
 #define MPROC__JOURNAL_HEADER 8
 #define MPROC__JOURNAL_RECORD_HEADER 12
 enum { MPROC__JREC_REQUEST = 1, MPROC__JREC_SNAPSHOT = 2 };
+/* 3 QUEUE: a change of a Manager queue (queue_store.h). */
+enum { MPROC__JREC_QUEUE = 3 };
 
 typedef struct mproc__journal mproc__journal_t;
 

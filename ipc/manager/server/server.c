@@ -25,6 +25,7 @@
 #include "manager/server/blocks.h"
 #include "manager/server/journal.h"
 #include "manager/server/store.h"
+#include "manager/server/queue_store.h"
 #include "manager/protocol.h"
 
 #include <fcntl.h>
@@ -74,6 +75,15 @@ struct client {
      * looks at the head alone */
     struct client *tprev, *tnext;
     struct client *hprev, *hnext; /* on the held list */
+    /* ---- Manager queues ---- */
+    uint64_t qowner;              /* this connection's tag on the items it holds */
+    int parked;                   /* a queue request waits: no other request is served */
+    unsigned pop;                 /* the parked request's op */
+    mproc__rq_t *pq;              /* its queue */
+    double pdeadline;             /* when it is answered anyway (< 0: never) */
+    mproc__wbuf_t pdata;          /* a parked put's item */
+    struct client *pprev, *pnext; /* on the parked list, oldest first */
+    int resume;                   /* unparked this round: serve what it sent meanwhile */
 };
 
 struct timeline {
@@ -98,6 +108,12 @@ struct server {
     double paused_until;            /* listener out of epoll until then (0: in) */
     int peer_uid_check;             /* keyless Unix socket: only our own uid */
     mproc__wbuf_t reply;
+    /* ---- Manager queues ---- */
+    mproc__qstore_t *queues;
+    struct client *parked, *parked_tail;
+    uint64_t next_owner;
+    int qdirty;                     /* a queue changed this round: look at the parked */
+    mproc__wbuf_t qreply, qrecord;
     int stop;
     double handshake_timeout, idle_timeout;
 };
@@ -169,6 +185,8 @@ static void unhold(struct server *s, struct client *c)
     c->hprev = c->hnext = NULL;
 }
 
+static void queue_client_gone(struct server *s, struct client *c);
+
 /* Closes c's connection at once; its memory goes at the end of the round
  * (events of this round may still name it). */
 static void drop(struct server *s, struct client *c)
@@ -187,6 +205,7 @@ static void drop(struct server *s, struct client *c)
         timeline_remove(t, c);
     if (c->held)
         unhold(s, c);
+    queue_client_gone(s, c);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -279,6 +298,8 @@ static int send_text(struct server *s, struct client *c, const char *text)
     return send_frame(s, c, text, strlen(text));
 }
 
+static int queue_request(struct server *s, struct client *c, const unsigned char *msg, size_t len);
+
 /* One message from a client, by the state of its handshake. 0 or -1 (drop). */
 static int handle(struct server *s, struct client *c, const unsigned char *msg, size_t len)
 {
@@ -319,6 +340,8 @@ static int handle(struct server *s, struct client *c, const unsigned char *msg, 
                 return -1;
             return send_frame(s, c, s->reply.data, s->reply.len);
         }
+        if (len >= 2 && msg[1] >= MPROC__OP_QUEUE_OPEN && msg[1] <= MPROC__OP_QUEUE_LAST)
+            return queue_request(s, c, msg, len);
         int shutdown = 0;
         if (mproc__store_execute(s->store, msg, len, &s->reply, &shutdown) != 0)
             return -1; /* malformed (or no memory for the reply) */
@@ -348,7 +371,7 @@ static int handle(struct server *s, struct client *c, const unsigned char *msg, 
  * -1 (dropped). */
 static int serve_buffered(struct server *s, struct client *c)
 {
-    while (!c->writing && !c->held) {
+    while (!c->writing && !c->held && !c->parked) {
         if (c->closing) {
             drop(s, c); /* its #FAILURE# is out */
             return -1;
@@ -562,6 +585,8 @@ static void accept_clients(struct server *s)
     }
 }
 
+static double queue_expire(struct server *s, double now);
+
 /* Drops the clients whose deadline passed on one timeline (only its head
  * needs a look: it is ordered by deadline); the earliest deadline left, or
  * -1. */
@@ -583,7 +608,303 @@ static int expire_clients(struct server *s)
         next = idle;
     if (s->paused_until > 0 && (next < 0 || s->paused_until < next))
         next = s->paused_until;
+    double parked = queue_expire(s, now);
+    if (parked >= 0 && (next < 0 || parked < next))
+        next = parked;
     return next < 0 ? -1 : (int)((next - now) * 1000.0) + 1;
+}
+
+/* ---- Manager queues ----
+ *
+ * A queue request that cannot be answered at once (get on an empty queue,
+ * put on a full one, join with work outstanding) parks its client: nothing
+ * more of that client is served until it is answered, when the queue
+ * changes or at its deadline, whichever comes first. The client polls
+ * nothing. Every item a connection got and did not acknowledge is tagged
+ * with the connection; when the connection ends, however it ends, the items
+ * go back to the front of their queues and parked gets take them in the
+ * same round. With a journal every change (open, put, take, done) is
+ * recorded and its reply waits for the round's commit, as the store's do;
+ * a return is not recorded (see queue_store.h). */
+
+static void park(struct server *s, struct client *c, unsigned op, mproc__rq_t *q, uint64_t timeout_us)
+{
+    c->parked = 1;
+    c->pop = op;
+    c->pq = q;
+    c->pdeadline = timeout_us == MPROC__MGR_FOREVER ? -1 : mproc__monotonic() + (double)timeout_us / 1e6;
+    c->pnext = NULL;
+    c->pprev = s->parked_tail;
+    if (s->parked_tail != NULL)
+        s->parked_tail->pnext = c;
+    else
+        s->parked = c;
+    s->parked_tail = c;
+}
+
+static void unpark(struct server *s, struct client *c)
+{
+    if (c->pprev != NULL)
+        c->pprev->pnext = c->pnext;
+    else
+        s->parked = c->pnext;
+    if (c->pnext != NULL)
+        c->pnext->pprev = c->pprev;
+    else
+        s->parked_tail = c->pprev;
+    c->pprev = c->pnext = NULL;
+    c->parked = 0;
+    c->pq = NULL;
+    mproc__wbuf_free(&c->pdata);
+    c->resume = 1;
+}
+
+/* With a journal: records a queue change; the reply that acknowledges it
+ * then waits for the round's commit (queue_reply's `later`). 1 if so. */
+static int queue_journal(struct server *s, unsigned qop, const mproc__rq_t *q, uint64_t num,
+                         const void *data, size_t len)
+{
+    if (s->journal == NULL)
+        return 0;
+    mproc__qstore_record(&s->qrecord, qop, q, num, data, len);
+    mproc__journal_add(s->journal, MPROC__JREC_QUEUE, s->qrecord.data, s->qrecord.len);
+    if (s->qrecord.cap > KEEP_BUFFER)
+        mproc__wbuf_free(&s->qrecord);
+    return 1;
+}
+
+/* Sends a queue reply: a status, then (get) the item or (qsize) a count;
+ * later: after the journal's commit. */
+static int queue_reply_at(struct server *s, struct client *c, int status, const void *data, size_t len,
+                          int has_data, int has_num, uint64_t num, int later)
+{
+    mproc__wbuf_t *w = &s->qreply;
+    mproc__wbuf_reset(w);
+    mproc__put_u8(w, MPROC__MGR_VERSION);
+    mproc__put_u32(w, (uint32_t)status);
+    if (status == 0 && has_data)
+        mproc__put_bytes(w, data, len);
+    if (status == 0 && has_num)
+        mproc__put_u64(w, num);
+    if (w->failed) {
+        mproc__wbuf_reset(w);
+        mproc__put_u8(w, MPROC__MGR_VERSION);
+        mproc__put_u32(w, (uint32_t)MPROC_ENOMEM);
+    }
+    if (later)
+        hold(s, c);
+    int r = queue_frame(s, c, w->data, w->len, later);
+    if (w->cap > KEEP_BUFFER)
+        mproc__wbuf_free(w);
+    return r;
+}
+
+static int queue_reply(struct server *s, struct client *c, int status, const void *data, size_t len,
+                       int has_data, int has_num, uint64_t num)
+{
+    return queue_reply_at(s, c, status, data, len, has_data, has_num, num, 0);
+}
+
+/* Tries to answer parked c now: 1 if answered (and unparked). */
+static int try_parked(struct server *s, struct client *c, int expired)
+{
+    mproc__rq_t *q = c->pq;
+    const void *data;
+    size_t len;
+    uint64_t id;
+    int r;
+    switch (c->pop) {
+    case MPROC__OP_QUEUE_GET:
+        r = mproc__rq_take(q, c->qowner, &data, &len, &id);
+        if (r == 0) {
+            s->qdirty = 1; /* room for a parked put */
+            int later = queue_journal(s, MPROC__QREC_TAKE, q, id, NULL, 0);
+            if (queue_reply_at(s, c, 0, data, len, 1, 0, 0, later) != 0) {
+                unpark(s, c);
+                drop(s, c); /* its item goes back */
+                return 1;
+            }
+        } else if (!expired) {
+            return 0;
+        } else if (queue_reply(s, c, MPROC_EEMPTY, NULL, 0, 0, 0, 0) != 0) {
+            unpark(s, c);
+            drop(s, c);
+            return 1;
+        }
+        break;
+    case MPROC__OP_QUEUE_PUT:
+        r = mproc__rq_put(q, c->pdata.data, c->pdata.len, &id);
+        int later = 0;
+        if (r == 0) {
+            s->qdirty = 1;
+            later = queue_journal(s, MPROC__QREC_PUT, q, id, c->pdata.data, c->pdata.len);
+        } else if (r == MPROC_EFULL && !expired) {
+            return 0;
+        }
+        if (queue_reply_at(s, c, r, NULL, 0, 0, 0, 0, later) != 0) {
+            unpark(s, c);
+            drop(s, c);
+            return 1;
+        }
+        break;
+    default: /* JOIN */
+        if (mproc__rq_unfinished(q) > 0 && !expired)
+            return 0;
+        if (queue_reply(s, c, mproc__rq_unfinished(q) > 0 ? MPROC_ETIMEDOUT : 0, NULL, 0, 0, 0, 0) != 0) {
+            unpark(s, c);
+            drop(s, c);
+            return 1;
+        }
+        break;
+    }
+    unpark(s, c);
+    return 1;
+}
+
+/* After the round's events: answers what the round's changes allow, until
+ * nothing more moves, then serves what the answered clients sent
+ * meanwhile (which may change queues again). */
+static void queue_settle(struct server *s)
+{
+    for (int rounds = 0; rounds < 64 && s->qdirty; rounds++) {
+        while (s->qdirty) {
+            s->qdirty = 0;
+            for (struct client *c = s->parked, *next; c != NULL; c = next) {
+                next = c->pnext;
+                if (!c->dead)
+                    try_parked(s, c, 0);
+                if (next != NULL && next->dead)
+                    next = s->parked; /* a drop changed the list: start over */
+            }
+        }
+        for (struct client *c = s->clients; c != NULL; c = c->next)
+            if (c->resume && !c->dead) {
+                c->resume = 0;
+                serve_buffered(s, c);
+                if (!c->dead)
+                    shrink_input(c);
+            }
+    }
+}
+
+/* Answers the parked requests whose deadline passed; the earliest deadline
+ * left (-1: none). */
+static double queue_expire(struct server *s, double now)
+{
+    double next = -1;
+    int expired = 0;
+    for (struct client *c = s->parked, *n; c != NULL; c = n) {
+        n = c->pnext;
+        if (c->pdeadline >= 0 && now >= c->pdeadline) {
+            try_parked(s, c, 1);
+            expired = 1;
+        } else if (c->pdeadline >= 0 && (next < 0 || c->pdeadline < next)) {
+            next = c->pdeadline;
+        }
+    }
+    if (expired) {
+        s->qdirty = 1;
+        queue_settle(s);
+        return 0; /* look again at once: serving may have parked more */
+    }
+    return next;
+}
+
+static void queue_client_gone(struct server *s, struct client *c)
+{
+    if (c->parked) {
+        unpark(s, c);
+        c->resume = 0;
+    }
+    if (c->qowner != 0 && mproc__qstore_release(s->queues, c->qowner) > 0)
+        s->qdirty = 1; /* parked gets take them in this round */
+}
+
+/* One queue request: answered now, parked, or malformed (-1: drop). */
+static int queue_request(struct server *s, struct client *c, const unsigned char *msg, size_t len)
+{
+    mproc__rbuf_t r = { msg, msg + len, 0 };
+    unsigned version = mproc__get_u8(&r);
+    unsigned op = mproc__get_u8(&r);
+    size_t nlen = mproc__get_u16(&r);
+    if (r.bad || version != MPROC__MGR_VERSION || nlen == 0 || nlen > MPROC__MGR_NAME_MAX ||
+        (size_t)(r.end - r.p) < nlen)
+        return -1;
+    const unsigned char *name = r.p;
+    r.p += nlen;
+    uint64_t num = 0;
+    mproc_buf_t item = { 0 };
+    if (op == MPROC__OP_QUEUE_OPEN || op == MPROC__OP_QUEUE_PUT || op == MPROC__OP_QUEUE_GET ||
+        op == MPROC__OP_QUEUE_JOIN)
+        num = mproc__get_u64(&r);
+    if (op == MPROC__OP_QUEUE_PUT)
+        item = mproc__get_bytes(&r, MPROC__MGR_VALUE_MAX);
+    if (r.bad || r.p != r.end)
+        return -1;
+    mproc__rq_t *q;
+    /* a queue unknown here (a server started anew) is made unbounded */
+    uint64_t maxsize = op == MPROC__OP_QUEUE_OPEN ? num : 0;
+    int st = mproc__qstore_open(s->queues, name, nlen, maxsize, &q);
+    if (st != 0)
+        return queue_reply(s, c, st, NULL, 0, 0, 0, 0);
+    if (c->qowner == 0)
+        c->qowner = ++s->next_owner;
+    const void *data;
+    size_t dlen;
+    uint64_t id;
+    int later = 0;
+    switch (op) {
+    case MPROC__OP_QUEUE_OPEN:
+        /* recorded every time (idempotent): cheap, and simpler than telling new from old */
+        later = queue_journal(s, MPROC__QREC_OPEN, q, mproc__rq_maxsize(q), NULL, 0);
+        return queue_reply_at(s, c, 0, NULL, 0, 0, 0, 0, later);
+    case MPROC__OP_QUEUE_PUT:
+        st = mproc__rq_put(q, item.data, item.len, &id);
+        if (st == 0) {
+            s->qdirty = 1;
+            later = queue_journal(s, MPROC__QREC_PUT, q, id, item.data, item.len);
+            return queue_reply_at(s, c, 0, NULL, 0, 0, 0, 0, later);
+        }
+        if (st == MPROC_EFULL && num > 0) {
+            mproc__put_raw(&c->pdata, item.data, item.len);
+            if (c->pdata.failed) {
+                mproc__wbuf_free(&c->pdata);
+                return queue_reply(s, c, MPROC_ENOMEM, NULL, 0, 0, 0, 0);
+            }
+            park(s, c, op, q, num);
+            return 0;
+        }
+        return queue_reply(s, c, st, NULL, 0, 0, 0, 0);
+    case MPROC__OP_QUEUE_GET:
+        st = mproc__rq_take(q, c->qowner, &data, &dlen, &id);
+        if (st == 0) {
+            s->qdirty = 1;
+            later = queue_journal(s, MPROC__QREC_TAKE, q, id, NULL, 0);
+            return queue_reply_at(s, c, 0, data, dlen, 1, 0, 0, later);
+        }
+        if (num > 0) {
+            park(s, c, op, q, num);
+            return 0;
+        }
+        return queue_reply(s, c, st, NULL, 0, 0, 0, 0);
+    case MPROC__OP_QUEUE_TASK_DONE:
+        st = mproc__rq_done(q, c->qowner, &id);
+        if (st == 0) {
+            s->qdirty = 1;
+            later = queue_journal(s, MPROC__QREC_DONE, q, id, NULL, 0);
+        }
+        return queue_reply_at(s, c, st, NULL, 0, 0, 0, 0, later);
+    case MPROC__OP_QUEUE_JOIN:
+        if (mproc__rq_unfinished(q) == 0)
+            return queue_reply(s, c, 0, NULL, 0, 0, 0, 0);
+        if (num > 0) {
+            park(s, c, op, q, num);
+            return 0;
+        }
+        return queue_reply(s, c, MPROC_ETIMEDOUT, NULL, 0, 0, 0, 0);
+    default: /* QSIZE */
+        return queue_reply(s, c, 0, NULL, 0, 0, 1, mproc__rq_waiting(q));
+    }
 }
 
 /* ---- snapshots ---- */
@@ -716,6 +1037,7 @@ static int start(struct server *s, const char **what)
         return MPROC_EINVAL; /* TCP without an authkey: anyone could connect */
     if ((s->store = mproc__store_new()) == NULL)
         return MPROC_ENOMEM;
+    s->queues = mproc__store_queues(s->store);
     int r;
     /* With a journal, the journal is the truth: the snapshot file is read
      * only to begin a journal that does not exist yet (or is empty). */
@@ -733,6 +1055,9 @@ static int start(struct server *s, const char **what)
             return r;
     }
     mproc__store_set_limit(s->store, o->max_memory);
+    /* items taken and not acknowledged before a restart: their connections
+     * ended with the old server, so they go back to the front */
+    mproc__qstore_release(s->queues, 0);
     *what = "listening";
     if ((r = mproc_listener_create(&s->listener, o->address, NULL, 0)) != 0)
         return r;
@@ -848,6 +1173,7 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
             else
                 client_readable(&s, tag);
         }
+        queue_settle(&s);
         if ((r = commit_round(&s)) == 0 && s.journal != NULL && mproc__journal_pending(s.journal))
             r = commit_round(&s); /* requests the released replies let through */
         bury(&s);
@@ -864,6 +1190,8 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
             drop(&s, s.clients);
     }
     bury(&s);
+    mproc__wbuf_free(&s.qreply);
+    mproc__wbuf_free(&s.qrecord);
     if (s.reserve >= 0)
         close(s.reserve);
     reap_saver(&s, 1);

@@ -10,6 +10,7 @@
 #include "manager/server/store.h"
 
 #include "manager/byte_table.h"
+#include "manager/server/queue_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ struct mproc__store {
     size_t max;           /* 0: no limit */
     int changed;          /* the last request changed something */
     int noop;             /* set by an operation that turned out to change nothing */
+    mproc__qstore_t *queues; /* Manager queues (queue_store.h) */
 };
 
 /* Whether growing by delta bytes stays within the quota. */
@@ -71,7 +73,17 @@ static void object_free(void *p)
 
 mproc__store_t *mproc__store_new(void)
 {
-    return mproc__mgr_calloc(1, sizeof(mproc__store_t));
+    mproc__store_t *s = mproc__mgr_calloc(1, sizeof(mproc__store_t));
+    if (s != NULL && (s->queues = mproc__qstore_new()) == NULL) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+mproc__qstore_t *mproc__store_queues(mproc__store_t *s)
+{
+    return s->queues;
 }
 
 void mproc__store_free(mproc__store_t *s)
@@ -79,6 +91,7 @@ void mproc__store_free(mproc__store_t *s)
     if (s == NULL)
         return;
     mproc__store_clear(s);
+    mproc__qstore_free(s->queues);
     free(s);
 }
 
@@ -703,6 +716,7 @@ int mproc__store_save(const mproc__store_t *s, mproc__wbuf_t *out)
                 mproc__put_bytes(out, o->list.items[k].data, o->list.items[k].len);
         }
     }
+    mproc__qstore_save(s->queues, out);
     mproc__put_raw(out, SNAPSHOT_END, 8);
     return out->failed ? MPROC_ENOMEM : 0;
 }
@@ -711,6 +725,8 @@ int mproc__store_save(const mproc__store_t *s, mproc__wbuf_t *out)
 static int load_object(mproc__store_t *s, mproc__rbuf_t *r)
 {
     int kind = (int)mproc__get_u8(r);
+    if (!r->bad && kind == MPROC__QSNAP_KIND)
+        return mproc__qstore_load(s->queues, r);
     size_t n = mproc__get_u16(r);
     if (r->bad || (kind != KIND_DICT && kind != KIND_LIST) || n == 0 || (size_t)(r->end - r->p) < n)
         return MPROC_EPROTO;
@@ -760,4 +776,5 @@ void mproc__store_clear(mproc__store_t *s)
 {
     mproc__table_clear(&s->names, object_free);
     s->used = 0;
+    mproc__qstore_clear(s->queues);
 }

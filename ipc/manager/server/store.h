@@ -32,6 +32,10 @@ size_t mproc__store_used(const mproc__store_t *s);
 /* Removes every object. */
 void mproc__store_clear(mproc__store_t *s);
 
+/* Manager queues: the store holds them (queue_store.h) so that snapshots
+ * and the journal's compaction carry them; the server runs their requests. */
+struct mproc__qstore *mproc__store_queues(mproc__store_t *s);
+
 /* The whole store in the snapshot format. 0 or MPROC_ENOMEM. */
 int mproc__store_save(const mproc__store_t *s, mproc__wbuf_t *out);
 /* Adds the objects of a snapshot to an empty store. 0; MPROC_EPROTO (not a

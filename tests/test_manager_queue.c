@@ -1,0 +1,478 @@
+/* Manager queues on mproc's server: FIFO, bounds, timeouts, join, and
+ * at-least-once delivery when consumers are killed holding items. */
+#include "helpers.h"
+
+#include <mproc.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static mproc_manager_t *m;
+
+static void setup(void)
+{
+    ck_assert_int_eq(mproc_manager_start(&m, NULL, NULL, 0), 0);
+}
+
+static void teardown(void)
+{
+    ck_assert_int_eq(mproc_manager_shutdown(m), 0);
+}
+
+static int get_int(mproc_rqueue_t *q, int *v, double timeout)
+{
+    void *data;
+    size_t len;
+    int r = mproc_rqueue_get(q, &data, &len, timeout);
+    if (r != 0)
+        return r;
+    if (len != sizeof *v) {
+        free(data);
+        return -1;
+    }
+    memcpy(v, data, sizeof *v);
+    free(data);
+    return 0;
+}
+
+START_TEST(fifo_bounds_and_errors)
+{
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "", 0, &q), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_manager_queue(m, "fifo", 2, &q), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "a", 1, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, NULL, 0, 0), 0); /* empty items work */
+    ck_assert_int_eq(mproc_rqueue_put(q, "c", 1, 0), MPROC_EFULL);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    void *d;
+    size_t len;
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, 0), 0);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(memcmp(d, "a", 1), 0);
+    free(d);
+    ck_assert_int_eq(mproc_rqueue_put(q, "c", 1, 0), 0); /* the get made room */
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, 0), 0);
+    ck_assert_uint_eq(len, 0);
+    free(d);
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0), 0);
+    ck_assert_int_eq(memcmp(d, "c", 1), 0);
+    free(d);
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, 0), MPROC_EEMPTY);
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(mproc_rqueue_join(q, 0), MPROC_ETIMEDOUT);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_task_done(q), MPROC_EOVERFLOW);
+    ck_assert_int_eq(mproc_rqueue_join(q, 0), 0);
+    /* another handle: its own unacknowledged gets */
+    mproc_rqueue_t *q2;
+    ck_assert_int_eq(mproc_manager_queue(m, "fifo", 0, &q2), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q2, "x", 1, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_get(q2, &d, &len, 0), 0);
+    free(d);
+    ck_assert_int_eq(mproc_rqueue_task_done(q), MPROC_EOVERFLOW);
+    /* closing a handle holding an item returns it to the front */
+    mproc_rqueue_close(q2);
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, 5), 0);
+    ck_assert_int_eq(memcmp(d, "x", 1), 0);
+    free(d);
+    ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_join(q, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, NAN), MPROC_EINVAL);
+    mproc_rqueue_close(q);
+}
+END_TEST
+
+START_TEST(timeouts_within_bounds)
+{
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "timeouts", 1, &q), 0);
+    void *d;
+    double t0 = now();
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0.2), MPROC_EEMPTY);
+    double el = now() - t0;
+    ck_assert(el >= 0.19 && el < 3.0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "a", 1, 0), 0);
+    t0 = now();
+    ck_assert_int_eq(mproc_rqueue_put(q, "b", 1, 0.2), MPROC_EFULL);
+    el = now() - t0;
+    ck_assert(el >= 0.19 && el < 3.0);
+    t0 = now();
+    ck_assert_int_eq(mproc_rqueue_join(q, 0.2), MPROC_ETIMEDOUT);
+    el = now() - t0;
+    ck_assert(el >= 0.19 && el < 3.0);
+    /* the handle still works after answers given at the deadline */
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 1), 0);
+    free(d);
+    ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_join(q, 1), 0);
+    mproc_rqueue_close(q);
+}
+END_TEST
+
+/* consumer: gets ints until a negative one, task_done on each */
+static int consumer(void *arg)
+{
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, arg, 0, &q) != 0)
+        return 2;
+    for (;;) {
+        int v;
+        if (get_int(q, &v, 30) != 0)
+            return 3;
+        if (mproc_rqueue_task_done(q) != 0)
+            return 4;
+        if (v < 0)
+            break;
+    }
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+START_TEST(join_with_four_consumers)
+{
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "join4", 0, &q), 0);
+    pid_t c[4];
+    for (int i = 0; i < 4; i++)
+        c[i] = fork_child(consumer, "join4");
+    for (int i = 0; i < 200; i++)
+        ck_assert_int_eq(mproc_rqueue_put(q, &i, sizeof i, 5), 0);
+    for (int i = 0; i < 4; i++) {
+        int stop = -1;
+        ck_assert_int_eq(mproc_rqueue_put(q, &stop, sizeof stop, 5), 0);
+    }
+    ck_assert_int_eq(mproc_rqueue_join(q, 30), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(wait_child(c[i], 30), 0);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    mproc_rqueue_close(q);
+}
+END_TEST
+
+/* gets one item, reports it on the pipe, then holds it until killed */
+static int fds[2];
+static int holder(void *arg)
+{
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, arg, 0, &q) != 0)
+        return 2;
+    int v;
+    if (get_int(q, &v, 30) != 0)
+        return 3;
+    if (write(fds[1], &v, sizeof v) != (ssize_t)sizeof v)
+        return 4;
+    pause();
+    return 0;
+}
+
+/* blocked in get before the holder dies: exits 0 if it gets 42 */
+static int waiter(void *arg)
+{
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, arg, 0, &q) != 0)
+        return 2;
+    int v;
+    if (get_int(q, &v, 30) != 0)
+        return 3;
+    if (v != 42)
+        return 5;
+    if (mproc_rqueue_task_done(q) != 0)
+        return 4;
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+START_TEST(killed_consumer_item_redelivered)
+{
+    ck_assert_int_eq(pipe(fds), 0);
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "redeliver", 0, &q), 0);
+    int v = 42;
+    ck_assert_int_eq(mproc_rqueue_put(q, &v, sizeof v, 0), 0);
+    pid_t h = fork_child(holder, "redeliver");
+    int got = 0;
+    ck_assert_int_eq(read(fds[0], &got, sizeof got), (ssize_t)sizeof got);
+    ck_assert_int_eq(got, 42);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 0); /* held, not waiting */
+    pid_t w = fork_child(waiter, "redeliver");
+    ck_assert(wait_sleeping(w, 10)); /* blocked in its get */
+    ck_assert_int_eq(mproc_rqueue_join(q, 0), MPROC_ETIMEDOUT);
+    kill_child(h);
+    ck_assert_int_eq(wait_child(w, 30), 0); /* nobody called get or qsize for it */
+    ck_assert_int_eq(mproc_rqueue_join(q, 10), 0);
+    close(fds[0]);
+    close(fds[1]);
+    mproc_rqueue_close(q);
+}
+END_TEST
+
+/* The soak: every item task_done at least once; more than once only for
+ * items a killed consumer held. */
+#define PRODUCERS 3
+#define PER_PRODUCER 300
+#define ITEMS (PRODUCERS * PER_PRODUCER)
+#define CONSUMERS 3
+#define KILLS 10
+struct soak {
+    int done[ITEMS];
+    int holding[CONSUMERS * (KILLS + 1)]; /* per consumer started: the item it holds, or -1 */
+};
+static struct soak *sk;
+
+static int soak_producer(void *arg)
+{
+    int p = (int)(intptr_t)arg;
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, "soak", 0, &q) != 0)
+        return 2;
+    for (int i = 0; i < PER_PRODUCER; i++) {
+        int v = p * PER_PRODUCER + i;
+        if (mproc_rqueue_put(q, &v, sizeof v, 30) != 0)
+            return 3;
+    }
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+static int soak_consumer(void *arg)
+{
+    int slot = (int)(intptr_t)arg;
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, "soak", 0, &q) != 0)
+        return 2;
+    for (;;) {
+        int v;
+        int r = get_int(q, &v, 30);
+        if (r != 0 || v < 0 || v >= ITEMS)
+            return 3;
+        __atomic_store_n(&sk->holding[slot], v, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&sk->done[v], 1, __ATOMIC_SEQ_CST); /* before the ack: a death
+                                                                   between shows as held */
+        if (mproc_rqueue_task_done(q) != 0)
+            return 4;
+        __atomic_store_n(&sk->holding[slot], -1, __ATOMIC_SEQ_CST);
+    }
+}
+
+START_TEST(random_kills_lose_nothing)
+{
+    sk = shared_alloc(sizeof *sk);
+    for (int i = 0; i < CONSUMERS * (KILLS + 1); i++)
+        sk->holding[i] = -1;
+    static int killed_holding[ITEMS];
+    memset(killed_holding, 0, sizeof killed_holding);
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "soak", 0, &q), 0);
+    pid_t prod[PRODUCERS], cons[CONSUMERS];
+    int slot_of[CONSUMERS], slots = 0;
+    for (int i = 0; i < CONSUMERS; i++) {
+        slot_of[i] = slots++;
+        cons[i] = fork_child(soak_consumer, (void *)(intptr_t)slot_of[i]);
+    }
+    for (int i = 0; i < PRODUCERS; i++)
+        prod[i] = fork_child(soak_producer, (void *)(intptr_t)i);
+    for (int k = 0; k < KILLS; k++) {
+        pause_random_us(50000);
+        int i = k % CONSUMERS;
+        kill_child(cons[i]);
+        int h = __atomic_load_n(&sk->holding[slot_of[i]], __ATOMIC_SEQ_CST);
+        if (h >= 0)
+            killed_holding[h] = 1;
+        slot_of[i] = slots++;
+        cons[i] = fork_child(soak_consumer, (void *)(intptr_t)slot_of[i]);
+    }
+    for (int i = 0; i < PRODUCERS; i++)
+        ck_assert_int_eq(wait_child(prod[i], 60), 0);
+    ck_assert_int_eq(mproc_rqueue_join(q, 60), 0);
+    for (int i = 0; i < CONSUMERS; i++)
+        kill_child(cons[i]);
+    for (int i = 0; i < ITEMS; i++) {
+        ck_assert_msg(sk->done[i] >= 1, "item %d never done", i);
+        ck_assert_msg(sk->done[i] == 1 || killed_holding[i], "item %d done %d times", i, sk->done[i]);
+    }
+    mproc_rqueue_close(q);
+}
+END_TEST
+
+/* The wake-up latency of a get blocked on the server. */
+struct wake {
+    double put_at, got_at;
+};
+static struct wake *wk;
+static int wake_consumer(void *arg)
+{
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, arg, 0, &q) != 0)
+        return 2;
+    int v;
+    if (get_int(q, &v, 30) != 0)
+        return 3;
+    wk->got_at = now();
+    mproc_rqueue_task_done(q);
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+START_TEST(blocked_get_wakes_at_once)
+{
+    wk = shared_alloc(sizeof *wk);
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "wake", 0, &q), 0);
+    double lat[20];
+    for (int i = 0; i < 20; i++) {
+        pid_t c = fork_child(wake_consumer, "wake");
+        ck_assert(wait_sleeping(c, 10));
+        wk->put_at = now();
+        ck_assert_int_eq(mproc_rqueue_put(q, &i, sizeof i, 0), 0);
+        ck_assert_int_eq(wait_child(c, 30), 0);
+        lat[i] = wk->got_at - wk->put_at;
+    }
+    qsort(lat, 20, sizeof lat[0], cmp_double);
+    printf("blocked get woken by a put: median %.3f ms (min %.3f, max %.3f)\n", lat[10] * 1e3,
+           lat[0] * 1e3, lat[19] * 1e3);
+    /* a generous bound: a polling client (Python's 0.1 s) would miss it */
+    ck_assert(lat[10] < 0.05);
+    mproc_rqueue_close(q);
+}
+END_TEST
+
+/* ---- the daemon with a journal, SIGKILLed and restarted ---- */
+
+static char jdir[64], jfile[128], jaddr[96];
+
+static pid_t daemon_start(void)
+{
+    const char *tool = getenv("MPROC_TOOL");
+    ck_assert_ptr_nonnull(tool);
+    int out[2];
+    ck_assert_int_eq(pipe(out), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        /* a small rewrite threshold: the journal is compacted mid-run, so a
+         * restart replays a snapshot holding queues, then records */
+        const char *argv[] = { "mproc", "manager", "--listen", jaddr, "--journal", jfile,
+                               "--fsync", "always", "--rewrite-min", "4096", NULL };
+        execv(tool, (char **)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[256];
+    struct pollfd pfd = { out[0], POLLIN, 0 };
+    ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
+    ssize_t got = read(out[0], line, sizeof line - 1);
+    close(out[0]);
+    ck_assert_int_gt(got, 0);
+    line[got] = '\0';
+    ck_assert_ptr_nonnull(strstr(line, "listening on"));
+    return pid;
+}
+
+static void expect_items(mproc_rqueue_t *q, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        int v = -1;
+        ck_assert_int_eq(get_int(q, &v, 5), 0);
+        ck_assert_int_eq(v, i);
+    }
+}
+
+START_TEST(journal_keeps_queues_across_sigkill)
+{
+    snprintf(jdir, sizeof jdir, "/tmp/mproc-test-qjournal-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(jdir));
+    snprintf(jfile, sizeof jfile, "%s/journal", jdir);
+    snprintf(jaddr, sizeof jaddr, "@%s", test_name("qjournal"));
+    pid_t d = daemon_start();
+    mproc_manager_t *jm;
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_connect(&jm, jaddr, NULL, 0), 0);
+    ck_assert_int_eq(mproc_manager_queue(jm, "jq", 500, &q), 0);
+    for (int i = 0; i < 200; i++)
+        ck_assert_int_eq(mproc_rqueue_put(q, &i, sizeof i, 0), 0);
+    expect_items(q, 0, 50);
+    for (int i = 0; i < 40; i++)
+        ck_assert_int_eq(mproc_rqueue_task_done(q), 0); /* 40..49 stay unacknowledged */
+    kill_child(d); /* SIGKILL */
+    mproc_rqueue_close(q);
+    mproc_manager_close(jm);
+
+    d = daemon_start();
+    ck_assert_int_eq(mproc_manager_connect(&jm, jaddr, NULL, 0), 0);
+    ck_assert_int_eq(mproc_manager_queue(jm, "jq", 0, &q), 0);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 160); /* the 10 unacknowledged are back, at the front */
+    ck_assert_int_eq(mproc_rqueue_join(q, 0), MPROC_ETIMEDOUT);
+    expect_items(q, 40, 50);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(mproc_rqueue_task_done(q), 0); /* 45..49 unacknowledged again */
+    kill_child(d);
+    mproc_rqueue_close(q);
+    mproc_manager_close(jm);
+
+    d = daemon_start();
+    ck_assert_int_eq(mproc_manager_connect(&jm, jaddr, NULL, 0), 0);
+    ck_assert_int_eq(mproc_manager_queue(jm, "jq", 0, &q), 0);
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 155);
+    /* the maxsize of the first open survived too */
+    for (int i = 0; i < 345; i++)
+        ck_assert_int_eq(mproc_rqueue_put(q, &i, sizeof i, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "x", 1, 0), MPROC_EFULL);
+    expect_items(q, 45, 200);
+    expect_items(q, 0, 345);
+    for (int i = 0; i < 155 + 345; i++)
+        ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_join(q, 5), 0);
+    mproc_rqueue_close(q);
+    mproc_manager_close(jm);
+    kill(d, SIGTERM);
+    ck_assert_int_eq(wait_child(d, 20), 0);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", jdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    Suite *s = suite_create("manager_queue");
+    TCase *tc = tcase_create("server");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, fifo_bounds_and_errors);
+    tcase_add_test(tc, timeouts_within_bounds);
+    tcase_add_test(tc, join_with_four_consumers);
+    tcase_add_test(tc, killed_consumer_item_redelivered);
+    tcase_add_test(tc, random_kills_lose_nothing);
+    tcase_add_test(tc, blocked_get_wakes_at_once);
+    suite_add_tcase(s, tc);
+    TCase *tj = tcase_create("journal");
+    tcase_set_timeout(tj, 120);
+    tcase_add_test(tj, journal_keeps_queues_across_sigkill);
+    suite_add_tcase(s, tj);
+    return run_suite(s);
+}
