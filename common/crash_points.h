@@ -52,10 +52,15 @@
     X(BARRIER_RESET_MARKED, "barrier", "barrier.reset.round_marked")                    \
     X(BARRIER_RESET_ADVANCED, "barrier", "barrier.reset.round_advanced")                \
     /* condition */                                                                     \
+    X(COND_WAIT_WATCHED, "cond", "cond.wait.watched")                                   \
     X(COND_WAIT_TICKET, "cond", "cond.wait.ticket_taken")                               \
     X(COND_WAIT_UNLOCKED, "cond", "cond.wait.unlocked")                                 \
     X(COND_WAIT_WOKEN, "cond", "cond.wait.woken")                                       \
+    X(COND_WAIT_TOOK_OVER, "cond", "cond.wait.took_over")                               \
+    X(COND_WAIT_RELOCKED, "cond", "cond.wait.relocked")                                 \
+    X(COND_WAIT_UNWATCHED, "cond", "cond.wait.unwatched")                               \
     X(COND_WAIT_WITHDRAWN, "cond", "cond.wait.withdrawn")                               \
+    X(COND_NOTIFY_MARKED, "cond", "cond.notify.marked")                                 \
     X(COND_NOTIFY_GRANTED, "cond", "cond.notify.granted")                               \
     /* semaphore */                                                                     \
     X(SEM_ACQUIRE_WOKEN, "sem", "sem.acquire.woken")                                    \

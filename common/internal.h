@@ -68,6 +68,9 @@ int mproc__spin_worthwhile(void);
 /* ---- thread ids (tid.c) ---- */
 /* The kernel thread id of the caller, cached per thread (reset across fork). */
 pid_t mproc__tid(void);
+/* 1 if process pid has ended (exited or killed; reaped or a zombie), else 0
+ * (alive, not ours to see, or pid <= 0 or the caller). Two system calls. */
+int mproc__process_ended(pid_t pid);
 
 /* ---- futex waiting (futex.c) ----
  * Waits on 32-bit words in shared memory (non-private futexes). */

@@ -6,6 +6,9 @@
  * cache, so the cache is cleared in the child. */
 #include "internal.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static __thread pid_t cached_tid;
@@ -25,4 +28,19 @@ pid_t mproc__tid(void)
     if (cached_tid == 0)
         cached_tid = gettid();
     return cached_tid;
+}
+
+int mproc__process_ended(pid_t pid)
+{
+    if (pid <= 0 || pid == getpid())
+        return 0;
+    /* A pidfd is readable once the process has exited, zombie or reaped;
+     * kill(pid, 0) would take a zombie for alive. */
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno == ESRCH;
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int ended = poll(&p, 1, 0) == 1;
+    close(fd);
+    return ended;
 }

@@ -103,25 +103,11 @@ static void break_round(struct barrier_impl *bi)
     mproc__waitq_wake(&bi->waitq);
 }
 
-/* 1 if process pid has ended (exited, killed; reaped or a zombie). */
-static int process_ended(pid_t pid)
-{
-    if (pid <= 0 || pid == getpid())
-        return 0;
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd < 0)
-        return errno == ESRCH;
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    int ended = poll(&p, 1, 0) == 1;
-    close(fd);
-    return ended;
-}
-
 /* 1 if a party recorded as waiting in this round has ended. */
 static int a_party_died(struct barrier_impl *bi, uint32_t arrived)
 {
     for (uint32_t i = 0; i < arrived && i < WATCHED; i++)
-        if (process_ended(atomic_load_explicit(&bi->waiting[i], memory_order_relaxed)))
+        if (mproc__process_ended(atomic_load_explicit(&bi->waiting[i], memory_order_relaxed)))
             return 1;
     return 0;
 }

@@ -1,24 +1,55 @@
 /* Condition: an RLock plus a ticketed wait queue.
  *
- * Exact notify(n) without per-waiter state in shared memory: each waiter
- * takes a ticket (next_ticket++) under the lock; notify(n) moves `granted`
- * past the next n tickets; a waiter returns 0 only once its ticket is below
- * `granted`. Tickets are served in order, so a waiter that began after a
- * notify can never take that notify's wake-up, and no waiter returns 0
- * without one (no spurious successes).
+ * Exact notify(n): each waiter takes a ticket (next_ticket++) under the
+ * lock; notify(n) moves `granted` past the next n tickets; a waiter returns 0
+ * only once its ticket is below `granted`. Tickets are served in order, so a
+ * waiter that began after a notify can never take that notify's wake-up, and
+ * no waiter returns 0 without one (no spurious successes).
  *
  * A waiter that times out withdraws its ticket: the last ticket is simply
  * taken back; one in the middle is marked in `cancelled` (bit i: ticket
- * granted + i), and notify skips marked tickets. A waiter that dies keeps
- * its ticket, so one notification may go to the dead; multiprocessing's
- * Condition does the same. That is the price of storing nothing per waiter,
- * which is what makes a dead waiter harmless otherwise (see futex.c).
+ * granted + i), and notify skips marked tickets.
+ *
+ * A waiter that dies keeps its ticket, and a notify may grant it. So that
+ * the grant is not lost, waiters record themselves in `watch` (WATCHED slots,
+ * each one 64-bit word: ticket (low 32 bits) << 32 | pid; 0 free): taken
+ * under the lock with the ticket, or later, lock-free, by a waiter that found
+ * every slot taken. Sleepers wake on every notify and once per wait-queue
+ * slice (0.5 s, futex.c); a watched waiter that is still not granted then
+ * looks for a slot whose ticket is granted and whose process has ended (or
+ * that no process owns, ORPHAN), and takes that ticket over with one
+ * compare-and-swap of the slot (its pid for the dead one's): it now holds a
+ * granted ticket and returns 0, and the grant reached a live waiter. Its own
+ * ticket, not granted, it leaves to nobody with one store (owner ORPHAN),
+ * so that a later grant of it is taken over in turn. Killed between the two
+ * stores, it leaves both slots naming itself, dead: each is taken over in
+ * turn. A waiter clears its slot under the lock once it has re-acquired it
+ * (or before it withdraws a timed-out ticket). Only watched waiters take
+ * over (an unwatched one would leave its own ticket unwatched), and only
+ * watched tickets are rescued: a waiter that dies before it found a free
+ * slot (more than WATCHED waiters, or ended ones not yet taken over, ahead
+ * of it) may still absorb a notify; so may one whose pid a new process took.
+ *
+ * Only a waiter that was already waiting when that ticket was granted may
+ * take it over (a notify never reaches a waiter that began after it): the
+ * notify stores in each slot it is about to grant a mark, how many tickets
+ * after that one had been taken by then (at most MARK_MAX; waiters further
+ * back are not eligible), before it publishes the grant.
  *
  * Sleepers read `granted` without the lock, so a notify wakes every sleeper
  * but only the granted ones go on to take the lock. */
 #include "internal.h"
 
 #include <string.h>
+#include <unistd.h>
+
+#define WATCHED 4
+/* A slot's low 32 bits: mark << MARK_SHIFT | ORPHAN | pid (Linux pids are
+ * below 2^22, PID_MAX_LIMIT). */
+#define PID_MASK ((UINT32_C(1) << 22) - 1)
+#define ORPHAN (UINT32_C(1) << 22) /* no owner: its waiter left the ticket */
+#define MARK_SHIFT 23
+#define MARK_MAX UINT32_C(511)
 
 struct cond_impl {
     mproc_rlock_t lock;
@@ -26,6 +57,7 @@ struct cond_impl {
     uint64_t next_ticket;       /* under the lock */
     _Atomic uint64_t granted;   /* written under the lock, read by sleepers */
     uint64_t cancelled;         /* under the lock; bit i: ticket granted + i withdrew */
+    _Atomic uint64_t watch[WATCHED]; /* ticket << 32 | mark, ORPHAN, pid; 0 free */
 };
 MPROC__FITS(struct cond_impl, mproc_cond_t);
 
@@ -97,6 +129,80 @@ static void withdraw(struct cond_impl *ci, uint64_t t)
      * in vain, as it would a dead waiter's. */
 }
 
+static uint64_t watch_tag(uint64_t ticket, uint32_t low)
+{
+    return (uint64_t)(uint32_t)ticket << 32 | low;
+}
+
+/* The full ticket named by slot word w, given `granted` (tickets in flight
+ * are far fewer than 2^31, so 32 bits tell them apart). */
+static uint64_t watch_ticket(uint64_t w, uint64_t granted)
+{
+    return granted - (uint32_t)((uint32_t)granted - (uint32_t)(w >> 32));
+}
+
+static int watch_granted(uint64_t w, uint64_t granted)
+{
+    uint32_t behind = (uint32_t)granted - (uint32_t)(w >> 32);
+    return behind != 0 && behind <= UINT32_C(0x80000000);
+}
+
+/* 1 if no live process waits on slot word w's ticket. */
+static int watch_owner_ended(uint64_t w)
+{
+    return (w & ORPHAN) || mproc__process_ended((pid_t)(w & PID_MASK));
+}
+
+/* Records the caller as the waiter of ticket in a free slot: its index, or -1
+ * if every slot is taken. Lock-free (CAS: a repairer or another registrant may
+ * race for the same slot). */
+static int watch_take(struct cond_impl *ci, uint64_t ticket)
+{
+    uint32_t pid = (uint32_t)getpid();
+    if (pid > PID_MASK)
+        return -1;
+    uint64_t mine = watch_tag(ticket, pid);
+    for (int i = 0; i < WATCHED; i++) {
+        uint64_t free_slot = 0;
+        if (atomic_compare_exchange_strong(&ci->watch[i], &free_slot, mine))
+            return i;
+    }
+    return -1;
+}
+
+/* A watched waiter not yet granted: takes over a granted ticket whose waiter
+ * has ended (see the top). 1 if it did (*ticket and *slot now name the taken
+ * ticket and its slot), else 0. */
+static int take_over(struct cond_impl *ci, uint64_t *ticket, int *slot)
+{
+    /* Acquire: pairs with notify's store, so a granted slot is seen granted. */
+    uint64_t granted = atomic_load_explicit(&ci->granted, memory_order_acquire);
+    for (int i = 0; i < WATCHED; i++) {
+        if (i == *slot)
+            continue;
+        uint64_t w = atomic_load_explicit(&ci->watch[i], memory_order_relaxed);
+        if (w == 0 || !watch_granted(w, granted))
+            continue;
+        uint64_t taken = watch_ticket(w, granted);
+        uint32_t mark = (uint32_t)w >> MARK_SHIFT;
+        if (*ticket - taken >= mark || !watch_owner_ended(w))
+            continue; /* began after that grant, or its waiter lives */
+        /* The CAS decides between live waiters that found the same slot. */
+        uint64_t mine = watch_tag(taken, (uint32_t)mark << MARK_SHIFT | (uint32_t)getpid());
+        if (!atomic_compare_exchange_strong(&ci->watch[i], &w, mine))
+            continue;
+        MPROC__CRASH(COND_WAIT_TOOK_OVER);
+        /* CAS: a notify may be marking that slot meanwhile; keep its mark. */
+        uint64_t own = atomic_load(&ci->watch[*slot]);
+        while (!atomic_compare_exchange_weak(&ci->watch[*slot], &own, (own & ~(uint64_t)PID_MASK) | ORPHAN))
+            ;
+        *ticket = taken;
+        *slot = i;
+        return 1;
+    }
+    return 0;
+}
+
 /* The body of wait, with a deadline that wait_for computes only once:
  * 0 notified, MPROC_ETIMEDOUT, MPROC_EPERM; *owner_died: re-acquiring the
  * lock found its holder dead. */
@@ -106,7 +212,17 @@ static int wait_until(struct cond_impl *ci, const mproc__deadline_t *d, int *own
     if (mproc__mutex_owner(&lock->mutex) != mproc__tid())
         return MPROC_EPERM;
 
-    uint64_t ticket = ci->next_ticket++;
+    uint64_t ticket = ci->next_ticket;
+    /* A slot already naming this ticket was left by a waiter killed between
+     * taking it and taking the ticket: nobody holds that ticket. */
+    for (int i = 0; i < WATCHED; i++) {
+        uint64_t w = atomic_load(&ci->watch[i]);
+        if (w != 0 && (uint32_t)(w >> 32) == (uint32_t)ticket)
+            atomic_compare_exchange_strong(&ci->watch[i], &w, 0);
+    }
+    int slot = watch_take(ci, ticket);
+    MPROC__CRASH(COND_WAIT_WATCHED);
+    ci->next_ticket = ticket + 1;
     MPROC__CRASH(COND_WAIT_TICKET);
     uint32_t depth = lock->depth;
     uint32_t seq = mproc__waitq_prepare(&ci->waitq);
@@ -122,6 +238,10 @@ static int wait_until(struct cond_impl *ci, const mproc__deadline_t *d, int *own
         }
         MPROC__CRASH(COND_WAIT_WOKEN);
         seq = atomic_load(&ci->waitq.seq);
+        if (slot < 0)
+            slot = watch_take(ci, ticket);
+        else
+            take_over(ci, &ticket, &slot);
     }
     mproc__waitq_finish(&ci->waitq);
 
@@ -132,9 +252,17 @@ static int wait_until(struct cond_impl *ci, const mproc__deadline_t *d, int *own
 
     int r = 0;
     if (timed_out && atomic_load(&ci->granted) <= ticket) {
+        /* Unwatched first: a dead owner's slot whose ticket notify then
+         * skipped would look granted and be taken over. */
+        if (slot >= 0)
+            atomic_store(&ci->watch[slot], 0);
+        MPROC__CRASH(COND_WAIT_UNWATCHED);
         withdraw(ci, ticket);
         MPROC__CRASH(COND_WAIT_WITHDRAWN);
         r = MPROC_ETIMEDOUT;
+    } else if (slot >= 0) {
+        MPROC__CRASH(COND_WAIT_RELOCKED);
+        atomic_store(&ci->watch[slot], 0); /* the grant is taken */
     }
     *owner_died = relock == MPROC_EOWNERDEAD;
     return r;
@@ -188,6 +316,26 @@ int mproc_cond_wait_for(mproc_cond_t *c, int (*pred)(void *arg), void *arg, doub
     return owner_died ? MPROC_EOWNERDEAD : 0;
 }
 
+/* Marks the watched tickets in [from, to), about to be granted, with how many
+ * tickets after each had been taken (see the top). Lock held; CAS, as their
+ * owners and takers change slots without it. */
+static void mark_granted(struct cond_impl *ci, uint64_t from, uint64_t to)
+{
+    for (int i = 0; i < WATCHED; i++) {
+        uint64_t w = atomic_load(&ci->watch[i]);
+        for (;;) {
+            uint32_t t = (uint32_t)(w >> 32);
+            if (w == 0 || (uint32_t)(t - (uint32_t)from) >= (uint32_t)(to - from))
+                break;
+            uint64_t after = ci->next_ticket - (from + (uint32_t)(t - (uint32_t)from));
+            uint32_t mark = after < MARK_MAX ? (uint32_t)after : MARK_MAX;
+            uint64_t marked = (w & ~((uint64_t)MARK_MAX << MARK_SHIFT)) | (uint64_t)mark << MARK_SHIFT;
+            if (atomic_compare_exchange_strong(&ci->watch[i], &w, marked))
+                break;
+        }
+    }
+}
+
 static int notify(struct cond_impl *ci, uint64_t n)
 {
     if (!mproc_rlock_owned(&ci->lock))
@@ -203,6 +351,8 @@ static int notify(struct cond_impl *ci, uint64_t n)
         g++;
     }
     if (g != granted) {
+        mark_granted(ci, granted, g);
+        MPROC__CRASH(COND_NOTIFY_MARKED);
         ci->cancelled = cancelled;
         atomic_store(&ci->granted, g);
         MPROC__CRASH(COND_NOTIFY_GRANTED);

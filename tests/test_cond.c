@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct state {
@@ -339,6 +340,55 @@ START_TEST(a_killed_waiter_leaves_no_hang_and_no_lost_wakeup)
 }
 END_TEST
 
+/* Waits once without a timeout; exit 0 if notified, 2 on anything else. */
+static int waiter_forever(void *arg)
+{
+    struct state *s = arg;
+    if (mproc_cond_acquire(&s->cond, MPROC_FOREVER) != 0)
+        return 2;
+    s->entered++;
+    int r = mproc_cond_wait(&s->cond, MPROC_FOREVER);
+    if (r == 0)
+        s->woken++;
+    if (mproc_cond_release(&s->cond) != 0)
+        return 2;
+    return r == 0 ? 0 : 2;
+}
+
+/* A waiter killed while waiting FOREVER, another FOREVER waiter behind it:
+ * notify(1) reaches the live one, promptly, and only it. The dead one is left
+ * a zombie (not reaped) until the end: its death must be seen all the same. */
+START_TEST(a_killed_waiter_does_not_absorb_a_notify_a_live_one_needs)
+{
+    struct state *s = new_state();
+    pid_t dead = fork_child(waiter_forever, s);
+    ck_assert(settle(s, &s->entered, 1));
+    ck_assert(wait_sleeping(dead, 5));
+    pid_t live = fork_child(waiter_forever, s);
+    ck_assert(settle(s, &s->entered, 2));
+    ck_assert(wait_sleeping(live, 5));
+    ck_assert_int_eq(kill(dead, SIGKILL), 0);
+    siginfo_t info;
+    ck_assert_int_eq(waitid(P_PID, (id_t)dead, &info, WEXITED | WNOWAIT), 0);
+    double t0 = now();
+    notify_locked(s, 1);
+    ck_assert_int_eq(wait_child(live, 5), 0);
+    ck_assert_double_lt(now() - t0, 1.0);
+    ck_assert_int_eq(read_locked(s, &s->woken), 1);
+
+    /* A waiter that begins after that notify is not woken by it, and the next
+     * notify(1) reaches it. */
+    pid_t late = fork_child(waiter_forever, s);
+    ck_assert(settle(s, &s->entered, 3));
+    ck_assert(stays(s, &s->woken, 1, 0.7));
+    notify_locked(s, 1);
+    ck_assert_int_eq(wait_child(late, 5), 0);
+    ck_assert_int_eq(read_locked(s, &s->woken), 2);
+    ck_assert_int_eq(wait_child(dead, 5), -SIGKILL);
+    ck_assert_int_eq(mproc_cond_destroy(&s->cond), 0);
+}
+END_TEST
+
 static int wait_expect_ownerdead(void *arg)
 {
     struct state *s = arg;
@@ -448,6 +498,7 @@ static Suite *cond_suite(void)
     tcase_add_test(tc, wait_for_rechecks_the_predicate_after_each_wakeup);
     tcase_add_test(tc, wait_for_computes_its_deadline_once);
     tcase_add_test(tc, a_killed_waiter_leaves_no_hang_and_no_lost_wakeup);
+    tcase_add_test(tc, a_killed_waiter_does_not_absorb_a_notify_a_live_one_needs);
     tcase_add_test(tc, a_holder_killed_with_the_lock_gives_waiters_eownerdead);
     tcase_add_test(tc, named_condition_between_processes);
     tcase_add_test(tc, wait_status_tells_a_timeout_from_a_notify_when_the_holder_died);

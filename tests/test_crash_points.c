@@ -685,11 +685,10 @@ static int op_cond_notify_all(void *arg)
     return 0;
 }
 
-/* A victim and a live waiter in wait(8 s) (the victim first), then a notify
- * of everyone (by the parent, or by the victim): the live waiter returns
- * within PROMPT; the lock is free or recoverable; a further wait/notify pair
- * works. (A notify(1) may still be spent on a dead waiter's ticket: see
- * mproc/sync.h.) */
+/* A victim and a live waiter in wait(8 s) (the victim first), then a
+ * notify(1) by the parent (or a notify of everyone by the victim): the live
+ * waiter returns within PROMPT; the lock is free or recoverable; a further
+ * wait/notify pair works. */
 static int cond_scenario(const char *p, int (*victim_op)(void *), int victim_notifies)
 {
     mproc_cond_t *c;
@@ -715,12 +714,21 @@ static int cond_scenario(const char *p, int (*victim_op)(void *), int victim_not
             mproc_cond_release(c);
         }
     } else {
+        /* notify(1): the victim's ticket comes first; if it died, the grant
+         * must reach the live waiter; if it lived, it took the grant. */
         int a = mproc_cond_acquire(c, NO_HANG);
         ck_assert(a == 0 || a == MPROC_EOWNERDEAD);
-        mproc_cond_notify_all(c);
+        mproc_cond_notify(c, 1);
         mproc_cond_release(c);
         int vr = wait_child(first, NO_HANG);
         reached = vr == -SIGKILL ? REACHED : vr == 0 ? NOT_REACHED : -112;
+        if (reached == NOT_REACHED) {
+            t0 = now();
+            a = mproc_cond_acquire(c, NO_HANG);
+            ck_assert(a == 0 || a == MPROC_EOWNERDEAD);
+            mproc_cond_notify(c, 1);
+            mproc_cond_release(c);
+        }
     }
     int r = reached < 0 ? reached : 0;
     if (r == 0 && (wait_child(live, NO_HANG) != 0 || now() - t0 > PROMPT + 0.5))
@@ -737,6 +745,46 @@ static int cond_scenario(const char *p, int (*victim_op)(void *), int victim_not
 
 static int s_cond_wait(const char *p) { return cond_scenario(p, op_cond_wait, 0); }
 static int s_cond_notify(const char *p) { return cond_scenario(p, NULL, 1); }
+
+/* A dead waiter, then the victim waiting: notify(1) grants the dead one's
+ * ticket and the victim takes it over (and dies there). A waiter that comes
+ * later is not owed that grant, but the next notify(1), which grants the
+ * victim's own ticket, reaches it. */
+static int s_cond_take_over(const char *p)
+{
+    mproc_cond_t *c;
+    ck_assert_int_eq(mproc_cond_create(&c, NULL), 0);
+    struct ss s = { .cond = c };
+    pid_t dead = fork_child(op_cond_wait, &s);
+    if (!wait_sleeping(dead, NO_HANG))
+        return -130;
+    struct victim *v = shared_alloc(sizeof *v);
+    *v = (struct victim){ p, op_cond_wait, &s };
+    pid_t first = fork_child(victim_main, v);
+    if (!settled(first))
+        return -131;
+    kill_child(dead);
+    int a = mproc_cond_acquire(c, NO_HANG);
+    ck_assert(a == 0 || a == MPROC_EOWNERDEAD);
+    mproc_cond_notify(c, 1);
+    mproc_cond_release(c);
+    int vr = wait_child(first, NO_HANG);
+    int reached = vr == -SIGKILL ? REACHED : vr == 0 ? NOT_REACHED : -132;
+    int r = reached < 0 ? reached : 0;
+    pid_t live = fork_child(op_cond_wait, &s);
+    if (r == 0 && !wait_sleeping(live, NO_HANG))
+        r = -133;
+    double t0 = now();
+    a = mproc_cond_acquire(c, NO_HANG);
+    if (r == 0 && a != 0 && a != MPROC_EOWNERDEAD)
+        r = -134;
+    mproc_cond_notify(c, 1);
+    mproc_cond_release(c);
+    if (r == 0 && (wait_child(live, NO_HANG) != 0 || now() - t0 > PROMPT + 0.5))
+        r = -135;
+    mproc_cond_close(c);
+    return r != 0 ? r : reached;
+}
 
 /* A waiter that times out and withdraws its ticket while another waits. */
 static int s_cond_withdraw(const char *p)
@@ -965,6 +1013,7 @@ static const struct scenario scenarios[] = {
     { "cond", "cond.wait.", "wait", s_cond_wait },
     { "cond", "cond.notify.", "notify_all", s_cond_notify },
     { "cond", "cond.wait.", "wait withdrawn", s_cond_withdraw },
+    { "cond", "cond.wait.", "wait behind a dead waiter", s_cond_take_over },
     { "barrier", "barrier.wait.", "last arrival", s_barrier_last },
     { "barrier", "barrier.", "last arrival, failing action", s_barrier_action },
     { "barrier", "barrier.break.", "abort", s_barrier_abort },

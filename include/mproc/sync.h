@@ -99,12 +99,14 @@ MPROC_API int mproc_rlock_owned(mproc_rlock_t *l);
  * woken in the order they began to wait (each takes a ticket; notify(n)
  * grants the n oldest). A waiter that times out withdraws its ticket (if more
  * than 64 waiters began before it, a later notify may still grant it in
- * vain). A waiter that dies while waiting keeps its ticket, so a notify may
- * be spent on it and a live waiter left waiting (multiprocessing.Condition
- * does better there: its notify reaches a live waiter); where waiters may be
- * killed, notify more or notify_all. Never to a waiter that began to wait
- * after the notify. (Not fixed: telling a dead ticket from a live one would
- * need per-waiter state that the fixed 128 bytes have no room for.) */
+ * vain). A waiter that dies while waiting (or woken, before it re-acquires
+ * the lock) keeps its ticket; when a notify grants it, a live waiter that
+ * was already waiting then takes the grant over, at once if awake, else
+ * within one 0.5 s sleep slice, so the notify reaches a live waiter, as in
+ * multiprocessing.Condition. Never to a waiter that began to wait after the
+ * notify. Limit: the fixed 128 bytes watch only 4 waiters (the first 4
+ * waiting at a time); a waiter that died without a watch slot, or whose pid
+ * a new process has taken, may still absorb a notify. */
 MPROC_API int mproc_cond_init(mproc_cond_t *c);
 MPROC_API int mproc_cond_destroy(mproc_cond_t *c);               /* MPROC_EBUSY if its lock is held */
 MPROC_API int mproc_cond_create(mproc_cond_t **c, const char *name);
