@@ -6,8 +6,8 @@
  * (HMAC-MD5), 3.12 and newer the modern one (HMAC-SHA256). The Python side is
  * tests/conn_peer.py. */
 #include "helpers.h"
+#include "pythons.h"
 
-#include <glob.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,70 +18,6 @@
 #define KEYHEX "696e7465726f70206b6579"
 #define WRONG_KEYHEX "77726f6e67"
 #define PYTHON_AUTH_FAILED 3
-#define MAX_PYTHONS 16
-
-static char pythons[MAX_PYTHONS][256];
-static char versions[MAX_PYTHONS][16];
-static int npythons;
-
-/* "3.11" for a Python 3.8 or newer, else 0. */
-static int python_version(const char *python, char *version, size_t size)
-{
-    char command[512];
-    snprintf(command, sizeof command,
-             "'%s' -c 'import sys; sys.version_info >= (3, 8) and print(\"%%d.%%d\" %% sys.version_info[:2])'"
-             " 2>/dev/null",
-             python);
-    FILE *p = popen(command, "r");
-    if (p == NULL)
-        return 0;
-    int ok = fgets(version, (int)size, p) != NULL;
-    pclose(p);
-    if (!ok)
-        return 0;
-    version[strcspn(version, "\n")] = '\0';
-    return version[0] != '\0';
-}
-
-static void add_python(const char *python)
-{
-    char version[16];
-    if (npythons == MAX_PYTHONS || !python_version(python, version, sizeof version))
-        return;
-    for (int i = 0; i < npythons; i++)
-        if (strcmp(versions[i], version) == 0)
-            return; /* one interpreter per version */
-    snprintf(pythons[npythons], sizeof pythons[0], "%s", python);
-    snprintf(versions[npythons], sizeof versions[0], "%s", version);
-    npythons++;
-}
-
-static void find_pythons(void)
-{
-    const char *listed = getenv("MPROC_PYTHONS");
-    if (listed != NULL) {
-        char copy[2048];
-        snprintf(copy, sizeof copy, "%s", listed);
-        for (char *save, *p = strtok_r(copy, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save))
-            add_python(p);
-        return;
-    }
-    add_python("python3");
-    const char *root = getenv("PYENV_ROOT");
-    char pattern[512];
-    if (root != NULL)
-        snprintf(pattern, sizeof pattern, "%s/versions/3.*/bin/python3", root);
-    else
-        snprintf(pattern, sizeof pattern, "%s/.pyenv/versions/3.*/bin/python3",
-                 getenv("HOME") ? getenv("HOME") : "/root");
-    glob_t g;
-    if (glob(pattern, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++)
-            add_python(g.gl_pathv[i]);
-        globfree(&g);
-    }
-}
-
 static const char *peer_script(void)
 {
     static char path[1024];
