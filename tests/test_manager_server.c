@@ -440,6 +440,55 @@ START_TEST(idle_timeout_is_optional)
 }
 END_TEST
 
+/* A client that parks a get (an empty queue, no time limit) and keeps
+ * sending: the server buffers a little of what it sends, then stops reading
+ * it (it cannot make the server buffer without bound); and a client parked
+ * on the server is not idle (--idle-timeout does not drop it). */
+START_TEST(parked_client_cannot_flood_the_server)
+{
+    char address[80];
+    snprintf(address, sizeof address, "@%s", test_name("park"));
+    const char *args[] = { "--listen", address, "--idle-timeout", "0.3", NULL };
+    pid_t pid = daemon_start(args, 0);
+    int fd = raw_connect(address);
+    ck_assert_int_ge(fd, 0);
+    /* QUEUE_GET "q", timeout: none */
+    unsigned char get[17] = { 0, 0, 0, 13, 1, 0x62, 0, 1, 'q' };
+    memset(get + 9, 0xff, 8);
+    ck_assert_int_eq(write(fd, get, sizeof get), (ssize_t)sizeof get);
+    /* then QSIZE "q" requests, as fast as the server takes them */
+    static unsigned char chunk[9 * 7000];
+    for (size_t i = 0; i < sizeof chunk; i += 9) {
+        put_be32(chunk + i, 5);
+        chunk[i + 4] = 1;
+        chunk[i + 5] = 0x65;
+        chunk[i + 6] = 0;
+        chunk[i + 7] = 1;
+        chunk[i + 8] = 'q';
+    }
+    int flags = fcntl(fd, F_GETFL);
+    ck_assert_int_eq(fcntl(fd, F_SETFL, flags | O_NONBLOCK), 0);
+    size_t sent = 0, limit = 32u << 20;
+    while (sent < limit) {
+        ssize_t w = send(fd, chunk, sizeof chunk, MSG_NOSIGNAL);
+        if (w > 0) {
+            sent += (size_t)w;
+            continue;
+        }
+        ck_assert_msg(w < 0 && errno == EAGAIN, "send: %s", strerror(errno));
+        struct pollfd pfd = { fd, POLLOUT, 0 };
+        if (poll(&pfd, 1, 1000) == 0)
+            break; /* the server has stopped reading for a second */
+    }
+    ck_assert_msg(sent < (8u << 20), "the server took %zu bytes from a parked client", sent);
+    /* more than the idle timeout has passed with the get parked: still connected */
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+    close(fd);
+    daemon_stop(pid);
+}
+END_TEST
+
 static int file_exists(void *path)
 {
     return access(path, F_OK) == 0;
@@ -493,6 +542,7 @@ int main(void)
     tcase_add_test(tc, unread_replies_are_bounded);
     tcase_add_test(tc, max_memory_is_a_quota);
     tcase_add_test(tc, idle_timeout_is_optional);
+    tcase_add_test(tc, parked_client_cannot_flood_the_server);
     tcase_add_test(tc, snapshot_does_not_follow_a_planted_symlink);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -84,6 +84,8 @@ struct client {
     mproc__wbuf_t pdata;          /* a parked put's item */
     struct client *pprev, *pnext; /* on the parked list, oldest first */
     int resume;                   /* unparked this round: serve what it sent meanwhile */
+    int paused;                   /* parked with PARKED_INPUT_MAX buffered: not read (only its
+                                     hang-up is watched) until unparked */
 };
 
 struct timeline {
@@ -399,8 +401,30 @@ static void shrink_input(struct client *c)
     }
 }
 
+/* A parked client's requests wait for its answer; what it sends meanwhile is
+ * buffered up to this much, then the server stops reading it (and watches
+ * only for its hang-up), so a client that parks a get and keeps sending
+ * cannot make the server buffer without bound. */
+#define PARKED_INPUT_MAX (64 * 1024)
+
+static void pause_reading(struct server *s, struct client *c, int pause)
+{
+    if (c->paused == pause)
+        return;
+    c->paused = pause;
+    /* a parked client has no output pending (requests are served only once
+     * the previous reply is out), so EPOLLIN is its only other interest */
+    struct epoll_event ev = { .events = pause ? EPOLLRDHUP : EPOLLIN, .data.ptr = c };
+    if (!c->dead) /* a dropped client's descriptor is closed already */
+        epoll_ctl(s->epoll, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
 static void client_readable(struct server *s, struct client *c)
 {
+    if (c->paused) {
+        drop(s, c); /* a paused client is woken only by its hang-up or an error */
+        return;
+    }
     ssize_t r = mproc__frames_fill(&c->in, c->fd, MSG_DONTWAIT);
     if (r == MPROC_EAGAIN)
         return;
@@ -412,6 +436,10 @@ static void client_readable(struct server *s, struct client *c)
         c->deadline = mproc__monotonic() + s->idle_timeout;
         timeline_remove(&s->idle, c);
         timeline_add(&s->idle, c);
+    }
+    if (c->parked && c->in.end - c->in.start >= PARKED_INPUT_MAX) {
+        pause_reading(s, c, 1);
+        return;
     }
     if (serve_buffered(s, c) == 0)
         shrink_input(c);
@@ -592,8 +620,17 @@ static double queue_expire(struct server *s, double now);
  * -1. */
 static double expire(struct server *s, struct timeline *t, double now)
 {
-    while (t->head != NULL && now >= t->head->deadline)
-        drop(s, t->head);
+    while (t->head != NULL && now >= t->head->deadline) {
+        struct client *c = t->head;
+        if (c->parked && t == &s->idle) {
+            /* waiting on the server is not idleness: its time starts again */
+            timeline_remove(t, c);
+            c->deadline = now + s->idle_timeout;
+            timeline_add(t, c);
+            continue;
+        }
+        drop(s, c);
+    }
     return t->head != NULL ? t->head->deadline : -1;
 }
 
@@ -657,6 +694,7 @@ static void unpark(struct server *s, struct client *c)
     c->pq = NULL;
     mproc__wbuf_free(&c->pdata);
     c->resume = 1;
+    pause_reading(s, c, 0);
 }
 
 /* With a journal: records a queue change; the reply that acknowledges it
@@ -1087,8 +1125,14 @@ static int start(struct server *s, const char **what)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGUSR2);
+    /* the other signals that would end it by default end it through the
+     * loop too, so its blocks are unlinked on the way out */
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
     if (!forked)
         sigaddset(&set, SIGINT);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
     signal(SIGUSR2, SIG_DFL);
