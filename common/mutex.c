@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <time.h>
 
 int mproc__mutex_init(pthread_mutex_t *m)
 {
@@ -22,6 +23,41 @@ int mproc__mutex_init(pthread_mutex_t *m)
     return -r;
 }
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MPROC__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define MPROC__TSAN 1
+#endif
+
+#ifdef MPROC__TSAN
+/* GCC 12's libtsan has no pthread_mutex_clocklock interceptor, so a timed
+ * acquisition would look like no acquisition at all and every access it
+ * guards like a data race. In a ThreadSanitizer build only, a timed lock
+ * polls trylock (which is intercepted) every 100 us until the deadline. */
+static int timed_lock(pthread_mutex_t *m, const struct timespec *at)
+{
+    for (;;) {
+        int r = pthread_mutex_trylock(m);
+        if (r != EBUSY)
+            return r;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > at->tv_sec || (now.tv_sec == at->tv_sec && now.tv_nsec >= at->tv_nsec))
+            return ETIMEDOUT;
+        struct timespec step = { 0, 100000 };
+        nanosleep(&step, NULL);
+    }
+}
+#else
+static int timed_lock(pthread_mutex_t *m, const struct timespec *at)
+{
+    return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, at);
+}
+#endif
+
 int mproc__mutex_lock(pthread_mutex_t *m, const mproc__deadline_t *d)
 {
     int r;
@@ -35,7 +71,7 @@ int mproc__mutex_lock(pthread_mutex_t *m, const mproc__deadline_t *d)
             r = ETIMEDOUT;
         break;
     default:
-        r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->at);
+        r = timed_lock(m, &d->at);
         break;
     }
     if (r == EOWNERDEAD) {
