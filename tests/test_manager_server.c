@@ -4,6 +4,7 @@
  * announce huge frames, the memory quota, the idle timeout. The server runs
  * as the `mproc manager` daemon (tools/mproc), limits given on its command
  * line. */
+#include "daemon.h"
 #include "helpers.h"
 
 #include <errno.h>
@@ -24,51 +25,6 @@
 #include <unistd.h>
 
 #define KEY "server key"
-
-/* Starts `mproc manager` with args (NULL-terminated, after "manager"),
- * with at most nofile descriptors (0: as inherited); waits until it
- * listens. Its pid. */
-static pid_t daemon_start(const char *const *args, rlim_t nofile)
-{
-    const char *tool = getenv("MPROC_TOOL");
-    ck_assert_ptr_nonnull(tool);
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        close(p[1]);
-        if (nofile > 0) {
-            struct rlimit rl = { nofile, nofile };
-            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-                _exit(126);
-        }
-        const char *argv[32] = { "mproc", "manager" };
-        int n = 2;
-        for (; args[n - 2] != NULL && n < 31; n++)
-            argv[n] = args[n - 2];
-        argv[n] = NULL;
-        execv(tool, (char **)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    char line[256] = "";
-    size_t got = 0;
-    while (got < sizeof line - 1 && strchr(line, '\n') == NULL) {
-        struct pollfd pfd = { p[0], POLLIN, 0 };
-        ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
-        ssize_t r = read(p[0], line + got, sizeof line - 1 - got);
-        ck_assert_int_gt(r, 0);
-        got += (size_t)r;
-        line[got] = '\0';
-    }
-    close(p[0]);
-    ck_assert_ptr_nonnull(strstr(line, "listening on"));
-    return pid;
-}
 
 static void daemon_stop(pid_t pid)
 {

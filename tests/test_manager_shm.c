@@ -4,6 +4,7 @@
  * death (SIGKILL too), the daemon's SIGTERM or shutdown request; `mproc gc`
  * for a server killed with SIGKILL. */
 #include "config.h"
+#include "daemon.h"
 #include "helpers.h"
 
 #include <poll.h>
@@ -185,44 +186,12 @@ END_TEST
 
 /* ---- the daemon ---- */
 
-/* Starts `mproc manager --listen address`; its pid once it listens. */
-static pid_t daemon_start(const char *address)
-{
-    const char *tool = getenv("MPROC_TOOL");
-    ck_assert_ptr_nonnull(tool);
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        close(p[1]);
-        execl(tool, "mproc", "manager", "--listen", address, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char line[256] = "";
-    size_t got = 0;
-    while (got < sizeof line - 1 && strchr(line, '\n') == NULL) {
-        struct pollfd pfd = { p[0], POLLIN, 0 };
-        ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
-        ssize_t r = read(p[0], line + got, sizeof line - 1 - got);
-        ck_assert_int_gt(r, 0);
-        got += (size_t)r;
-        line[got] = '\0';
-    }
-    close(p[0]);
-    ck_assert_ptr_nonnull(strstr(line, "listening on"));
-    return pid;
-}
-
 /* A daemon with one block of ours; its name in name. */
 static pid_t daemon_with_block(char *address, mproc_manager_t **m, char *name)
 {
     snprintf(address, 128, "@%s", test_name("mgrshm"));
-    pid_t pid = daemon_start(address);
+    const char *args[] = { "--listen", address, NULL };
+    pid_t pid = daemon_start(args, 0);
     ck_assert_int_eq(mproc_manager_connect(m, address, NULL, 0), 0);
     mproc_shm_t *blk;
     ck_assert_int_eq(mproc_manager_shm(*m, &blk, 10000), 0);
