@@ -291,7 +291,7 @@ int mproc__redis_exec(mproc__redis_t *r, mproc__rnode_t *n, int nreplies, redisR
 
 /* ---- routing: one command to the node that holds its key ---- */
 
-static int prefix(const redisReply *rep, const char *p)
+int mproc__redis_error_is(const redisReply *rep, const char *p)
 {
     return rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, p, strlen(p)) == 0;
 }
@@ -306,8 +306,8 @@ static void pause_retry(void)
  * follows MOVED (and refreshes the map) and ASK (ASKING, once), and waits
  * out a migration or a failover; all before deadline. 0 with *reply (maybe an
  * error reply), or a negative code. */
-static int run(mproc__redis_t *r, const char *key, size_t klen, int argc, const char *const *argv,
-               const size_t *argvlen, redisReply **reply, double deadline)
+int mproc__redis_run(mproc__redis_t *r, const char *key, size_t klen, int argc, const char *const *argv,
+                     const size_t *argvlen, redisReply **reply, double deadline)
 {
     int ask = -1;
     for (;;) {
@@ -335,9 +335,9 @@ static int run(mproc__redis_t *r, const char *key, size_t klen, int argc, const 
         }
         if (!r->cluster || (*reply)->type != REDIS_REPLY_ERROR)
             return 0;
-        if (prefix(*reply, "MOVED ") || prefix(*reply, "ASK ")) {
+        if (mproc__redis_error_is(*reply, "MOVED ") || mproc__redis_error_is(*reply, "ASK ")) {
             unsigned to_slot;
-            int moved = prefix(*reply, "MOVED ");
+            int moved = mproc__redis_error_is(*reply, "MOVED ");
             int idx = mproc__redis_redirect(r, (*reply)->str, (*reply)->len, &to_slot);
             freeReplyObject(*reply);
             if (idx < 0)
@@ -348,7 +348,7 @@ static int run(mproc__redis_t *r, const char *key, size_t klen, int argc, const 
             } else {
                 ask = idx;
             }
-        } else if (prefix(*reply, "TRYAGAIN") || prefix(*reply, "CLUSTERDOWN")) {
+        } else if (mproc__redis_error_is(*reply, "TRYAGAIN") || mproc__redis_error_is(*reply, "CLUSTERDOWN")) {
             freeReplyObject(*reply); /* a multi-key operation mid-migration, a failover */
             pause_retry();
         } else {
@@ -429,21 +429,21 @@ static int script(mproc__redis_t *r, enum script_id id, const char *key, size_t 
         argv[4 + i] = args[i];
         len[4 + i] = lens[i];
     }
-    int rc = run(r, key, klen, 4 + nargs, argv, len, reply, deadline);
-    if (rc == 0 && prefix(*reply, "NOSCRIPT")) {
+    int rc = mproc__redis_run(r, key, klen, 4 + nargs, argv, len, reply, deadline);
+    if (rc == 0 && mproc__redis_error_is(*reply, "NOSCRIPT")) {
         freeReplyObject(*reply);
         argv[0] = "EVAL";
         len[0] = 4;
         argv[1] = scripts[id];
         len[1] = strlen(scripts[id]);
-        rc = run(r, key, klen, 4 + nargs, argv, len, reply, deadline);
+        rc = mproc__redis_run(r, key, klen, 4 + nargs, argv, len, reply, deadline);
     }
     return rc;
 }
 
 /* ---- replies to results ---- */
 
-static int error_code(const redisReply *rep)
+int mproc__redis_error_code(const redisReply *rep)
 {
     static const struct { const char *prefix; int code; } map[] = {
         { "WRONGTYPE", MPROC_ETYPE },
@@ -462,12 +462,12 @@ static int error_code(const redisReply *rep)
         { "CLUSTERDOWN", MPROC_EAGAIN },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (prefix(rep, map[i].prefix))
+        if (mproc__redis_error_is(rep, map[i].prefix))
             return map[i].code;
     return MPROC_EPROTO;
 }
 
-static int take_string(const redisReply *rep, void **val, size_t *vlen)
+int mproc__redis_take_string(const redisReply *rep, void **val, size_t *vlen)
 {
     if (rep->type != REDIS_REPLY_STRING)
         return MPROC_EPROTO;
@@ -490,7 +490,7 @@ static int take_array(const redisReply *rep, int pairs, mproc__mgr_res_t *res)
     if (rep->elements > 0 && bufs == NULL)
         return MPROC_ENOMEM;
     for (size_t i = 0; i < rep->elements; i++) {
-        int rc = take_string(rep->element[i], &bufs[i].data, &bufs[i].len);
+        int rc = mproc__redis_take_string(rep->element[i], &bufs[i].data, &bufs[i].len);
         if (rc != 0) {
             mproc_bufs_free(bufs, i);
             return rc;
@@ -561,7 +561,7 @@ static int many(mproc__redis_t *r, const char *cmd, const char *key, size_t klen
                 len[j++] = q->items[i].value.len;
             }
         }
-        rc = run(r, key, klen, (int)argc, argv, len, reply, deadline);
+        rc = mproc__redis_run(r, key, klen, (int)argc, argv, len, reply, deadline);
     }
     free(argv);
     free(len);
@@ -656,7 +656,7 @@ static int redis_call(void *state, const mproc__mgr_req_t *q, mproc__mgr_res_t *
         break;
     }
     if (cmd != NULL) {
-        rc = run(r, key, klen, a.n, a.v, a.len, &rep, deadline);
+        rc = mproc__redis_run(r, key, klen, a.n, a.v, a.len, &rep, deadline);
     } else {
         switch (q->op) {
         case MPROC__OP_DICT_POP:
@@ -688,7 +688,7 @@ static int redis_call(void *state, const mproc__mgr_req_t *q, mproc__mgr_res_t *
             if (q->count == 0) { /* nothing to add; still the type clash */
                 arg(&a, dict ? "HLEN" : "LLEN", 4);
                 arg(&a, key, klen);
-                rc = run(r, key, klen, a.n, a.v, a.len, &rep, deadline);
+                rc = mproc__redis_run(r, key, klen, a.n, a.v, a.len, &rep, deadline);
             } else {
                 rc = many(r, dict ? "HSET" : "RPUSH", key, klen, q, &rep, deadline);
             }
@@ -701,7 +701,7 @@ static int redis_call(void *state, const mproc__mgr_req_t *q, mproc__mgr_res_t *
     if (rc != 0)
         return rc;
     if (rep->type == REDIS_REPLY_ERROR) {
-        rc = error_code(rep);
+        rc = mproc__redis_error_code(rep);
         freeReplyObject(rep);
         return rc;
     }
@@ -720,11 +720,11 @@ static int redis_call(void *state, const mproc__mgr_req_t *q, mproc__mgr_res_t *
     case MPROC__OP_DICT_POP:
     case MPROC__OP_LIST_GET:
         rc = rep->type == REDIS_REPLY_NIL ? (q->op == MPROC__OP_LIST_GET ? MPROC_EINDEX : MPROC_EKEY)
-                                          : take_string(rep, res->val, res->vlen);
+                                          : mproc__redis_take_string(rep, res->val, res->vlen);
         break;
     case MPROC__OP_DICT_SETDEFAULT:
     case MPROC__OP_LIST_POP:
-        rc = take_string(rep, res->val, res->vlen);
+        rc = mproc__redis_take_string(rep, res->val, res->vlen);
         break;
     case MPROC__OP_DICT_DEL:
     case MPROC__OP_LIST_REMOVE:

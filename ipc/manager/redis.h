@@ -44,6 +44,21 @@ void mproc__redis_append(mproc__redis_t *r, int argc, const char *const *argv, c
 int mproc__redis_node(mproc__redis_t *r, const char *host, size_t hlen, const char *port);
 void mproc__redis_disconnect(mproc__rnode_t *n);
 
+/* ---- backend_redis.c, for the other Redis files ---- */
+/* Runs one command about key: on a cluster it goes to the slot's master,
+ * follows MOVED and ASK and waits out a migration or a failover, all before
+ * deadline. 0 with *reply (maybe an error reply: the caller frees it), or a
+ * negative code. */
+int mproc__redis_run(mproc__redis_t *r, const char *key, size_t klen, int argc, const char *const *argv,
+                     const size_t *argvlen, redisReply **reply, double deadline);
+/* Is rep an error reply starting with p? */
+int mproc__redis_error_is(const redisReply *rep, const char *p);
+/* The MPROC_E* code for an error reply (MPROC_EPROTO when unknown). */
+int mproc__redis_error_code(const redisReply *rep);
+/* A string reply copied into *val (malloc'ed, NUL-terminated past *vlen;
+ * nothing when val is NULL): 0, MPROC_EPROTO (not a string), MPROC_ENOMEM. */
+int mproc__redis_take_string(const redisReply *rep, void **val, size_t *vlen);
+
 /* ---- redis_cluster.c ---- */
 /* The slot of a key, per the Redis Cluster specification (CRC16 of the
  * hash tag: the bytes between the first '{' and the next '}' if not empty). */
