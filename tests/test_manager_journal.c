@@ -4,10 +4,10 @@
  * inside compactions too); a torn last record is cut off; damage before the
  * last record is a refusal to start; the journal is compacted; the embedded
  * server takes a journal through mproc_manager_start_opts. */
+#include "daemon.h"
 #include "helpers.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,56 +36,22 @@ static void teardown(void)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
-/* Starts the daemon on the journal with the fsync policy (and more args).
- * Its pid, after it listens; with *status (not NULL) it may instead exit:
- * then 0 and *status its exit status, *err what it said. */
-static pid_t daemon_run(const char *fsync, const char *extra, int *status, char *err, size_t errsize)
+/* Starts the daemon on the journal with the fsync policy (and a
+ * --rewrite-min). Its pid, after it listens; with *status (not NULL) it may
+ * instead exit: then 0 and *status its exit status, *err what it said. */
+static pid_t daemon_run(const char *fsync, const char *rewrite_min, int *status, char *err, size_t errsize)
 {
-    const char *tool = getenv("MPROC_TOOL");
-    ck_assert_ptr_nonnull(tool);
-    int out[2], errp[2];
-    ck_assert_int_eq(pipe(out), 0);
-    ck_assert_int_eq(pipe(errp), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(out[1], 1);
-        dup2(errp[1], 2);
-        close(out[0]);
-        close(errp[0]);
-        const char *argv[16] = { "mproc", "manager", "--listen", address, "--journal", journal, "--fsync", fsync };
-        int n = 8;
-        if (extra != NULL) {
-            argv[n++] = "--rewrite-min";
-            argv[n++] = extra;
-        }
-        argv[n] = NULL;
-        execv(tool, (char **)argv);
-        _exit(127);
+    const char *args[12] = { "--listen", address, "--journal", journal, "--fsync", fsync };
+    int n = 6;
+    if (rewrite_min != NULL) {
+        args[n++] = "--rewrite-min";
+        args[n++] = rewrite_min;
     }
-    close(out[1]);
-    close(errp[1]);
-    char line[256];
-    struct pollfd pfd = { out[0], POLLIN, 0 };
-    ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
-    ssize_t got = read(out[0], line, sizeof line - 1);
-    close(out[0]);
-    if (got <= 0) {
-        ck_assert_ptr_nonnull(status);
-        ssize_t e = read(errp[0], err, errsize - 1);
-        err[e > 0 ? e : 0] = '\0';
-        close(errp[0]);
-        *status = wait_child(pid, 20);
-        return 0;
-    }
-    close(errp[0]);
-    line[got] = '\0';
-    ck_assert_ptr_nonnull(strstr(line, "listening on"));
-    return pid;
+    args[n] = NULL;
+    return daemon_try_start(args, 0, status, err, errsize);
 }
 
-static pid_t daemon_start(const char *fsync, const char *rewrite_min)
+static pid_t journal_daemon(const char *fsync, const char *rewrite_min)
 {
     return daemon_run(fsync, rewrite_min, NULL, NULL, 0);
 }
@@ -151,7 +117,7 @@ static void kill_rounds(const char *fsync)
 {
     volatile int64_t *acked = shared_alloc(sizeof(int64_t) * WORKERS);
     for (int round = 0; round < ROUNDS; round++) {
-        pid_t server = daemon_start(fsync, "4K"); /* compactions all along */
+        pid_t server = journal_daemon(fsync, "4K"); /* compactions all along */
         pid_t workers[WORKERS];
         struct worker w[WORKERS];
         for (int i = 0; i < WORKERS; i++) {
@@ -167,7 +133,7 @@ static void kill_rounds(const char *fsync)
         ck_assert_int_eq(wait_child(server, 20), -SIGKILL);
         for (int i = 0; i < WORKERS; i++)
             ck_assert_int_eq(wait_child(workers[i], 20), 0);
-        server = daemon_start(fsync, "4K");
+        server = journal_daemon(fsync, "4K");
         for (int i = 0; i < WORKERS; i++) {
             char key[8];
             snprintf(key, sizeof key, "c%d", i);
@@ -241,7 +207,7 @@ static void append_bytes(const void *p, size_t n)
 
 START_TEST(torn_last_record_is_cut_off)
 {
-    pid_t pid = daemon_start("always", NULL);
+    pid_t pid = journal_daemon("always", NULL);
     fill(10);
     daemon_stop(pid);
     off_t good = file_size(journal);
@@ -253,22 +219,22 @@ START_TEST(torn_last_record_is_cut_off)
     torn[6] = (unsigned char)(hc >> 8);
     torn[7] = (unsigned char)hc;
     append_bytes(torn, sizeof torn);
-    pid = daemon_start("always", NULL);
+    pid = journal_daemon("always", NULL);
     ck_assert_int_eq(counter("c0"), 10);
     ck_assert_int_eq(file_size(journal), good); /* cut off for good */
     daemon_stop(pid);
     /* zeros to the end (space given, never written), and a header cut short */
     static const unsigned char zeros[64];
     append_bytes(zeros, sizeof zeros);
-    pid = daemon_start("always", NULL);
+    pid = journal_daemon("always", NULL);
     ck_assert_int_eq(counter("c0"), 10);
     daemon_stop(pid);
     append_bytes("\0\0\0\5\1", 5);
-    pid = daemon_start("always", NULL);
+    pid = journal_daemon("always", NULL);
     ck_assert_int_eq(counter("c0"), 10);
     fill(1);
     daemon_stop(pid);
-    pid = daemon_start("always", NULL);
+    pid = journal_daemon("always", NULL);
     ck_assert_int_eq(counter("c0"), 11);
     daemon_stop(pid);
 }
@@ -276,7 +242,7 @@ END_TEST
 
 START_TEST(damage_before_the_last_record_refuses_to_start)
 {
-    pid_t pid = daemon_start("always", NULL);
+    pid_t pid = journal_daemon("always", NULL);
     fill(10);
     daemon_stop(pid);
     off_t size = file_size(journal);
@@ -313,11 +279,11 @@ static int smaller(void *arg)
 
 START_TEST(journal_is_compacted)
 {
-    pid_t pid = daemon_start("no", "4K");
+    pid_t pid = journal_daemon("no", "4K");
     fill(3000); /* ~100 KB of records for one small counter */
     ck_assert_int_lt(file_size(journal), 16 << 10);
     daemon_stop(pid);
-    pid = daemon_start("no", "4K");
+    pid = journal_daemon("no", "4K");
     ck_assert_int_eq(counter("c0"), 3000);
     /* SIGUSR2 compacts at once */
     fill(10);

@@ -1,0 +1,224 @@
+/* Manager queues on the `mproc manager` daemon with a journal: the daemon
+ * SIGKILLed in the middle of a concurrent run (3 producers x 300 items, 3
+ * consumers, all on the queue by address, retrying through the connection
+ * errors while it is down) and restarted on the same journal: every put
+ * that was acknowledged is delivered, no item whose task_done was
+ * acknowledged is delivered again, the items held when it died are
+ * delivered again after the restart, and join completes. */
+#include "daemon.h"
+#include "helpers.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { PRODUCERS = 3, ITEMS = 300, CONSUMERS = 3, ATTEMPTS = 16, MAXSIZE = 64 };
+#define SLOTS (PRODUCERS * ITEMS * ATTEMPTS)
+
+static char dir[64], journal[128], address[96];
+
+/* Shared with the children. An item's payload names its producer, its
+ * number and the attempt (a put retried after a connection error may have
+ * reached the journal too, so each attempt is an item of its own). */
+struct run {
+    volatile int put_acked[PRODUCERS * ITEMS]; /* the attempt acknowledged + 1 */
+    volatile int got[SLOTS];                   /* deliveries */
+    volatile int done[SLOTS];                  /* task_done acknowledged */
+    volatile int after_done;                   /* deliveries of an item already done */
+    volatile int gets;                         /* deliveries in all */
+    volatile int stop;                         /* the consumers may go */
+};
+static struct run *run;
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/mproc-test-qjournal-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(journal, sizeof journal, "%s/journal", dir);
+    snprintf(address, sizeof address, "@%s", test_name("qjournal"));
+}
+
+static void teardown(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static pid_t start_daemon(void)
+{
+    const char *args[] = { "--listen", address, "--journal", journal, "--fsync", "always", NULL };
+    return daemon_start(args, 0);
+}
+
+/* While the daemon is down, calls fail at once: a short rest between tries
+ * (a back-off, not a way to wait for anything in particular). */
+static void back_off(void)
+{
+    struct timespec ts = { 0, 2 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+}
+
+/* The connection is not there (yet): nothing of the request was sent. */
+static int not_sent(int r)
+{
+    return r == -ECONNREFUSED || r == -ENOENT;
+}
+
+static mproc_rqueue_t *attach(double seconds)
+{
+    double until = now() + seconds;
+    while (now() < until) {
+        mproc_manager_t *m;
+        mproc_rqueue_t *q;
+        if (mproc_manager_connect(&m, address, NULL, 0) == 0) {
+            int r = mproc_manager_queue(m, "jobs", MAXSIZE, &q);
+            mproc_manager_close(m);
+            if (r == 0)
+                return q;
+        }
+        back_off();
+    }
+    return NULL;
+}
+
+static int producer(void *arg)
+{
+    int p = (int)(intptr_t)arg;
+    mproc_rqueue_t *q = attach(20);
+    if (q == NULL)
+        return 2;
+    double until = now() + 30;
+    for (int i = 0; i < ITEMS; i++) {
+        int attempt = 0;
+        for (;;) {
+            if (now() > until)
+                return 3;
+            char item[32];
+            int n = snprintf(item, sizeof item, "%d %d %d", p, i, attempt);
+            int r = mproc_rqueue_put(q, item, (size_t)n, 5.0);
+            if (r == 0) {
+                run->put_acked[p * ITEMS + i] = attempt + 1;
+                break;
+            }
+            if (!not_sent(r) && ++attempt >= ATTEMPTS)
+                return 4; /* far more failures than one kill explains */
+            back_off();
+        }
+    }
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+static int consumer(void *arg)
+{
+    (void)arg;
+    mproc_rqueue_t *q = attach(20);
+    if (q == NULL)
+        return 2;
+    double until = now() + 40;
+    while (!run->stop) {
+        if (now() > until)
+            return 3;
+        void *data;
+        size_t len;
+        int r = mproc_rqueue_get(q, &data, &len, 0.1);
+        if (r == MPROC_EEMPTY)
+            continue;
+        if (r != 0) {
+            back_off(); /* the daemon is down: the next call connects anew */
+            continue;
+        }
+        char text[32];
+        if (len >= sizeof text)
+            return 5;
+        memcpy(text, data, len);
+        text[len] = '\0';
+        free(data);
+        int p, i, a;
+        if (sscanf(text, "%d %d %d", &p, &i, &a) != 3 || p < 0 || p >= PRODUCERS || i < 0 || i >= ITEMS ||
+            a < 0 || a >= ATTEMPTS)
+            return 6;
+        int slot = (p * ITEMS + i) * ATTEMPTS + a;
+        if (run->done[slot])
+            __atomic_add_fetch(&run->after_done, 1, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&run->got[slot], 1, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&run->gets, 1, __ATOMIC_SEQ_CST);
+        /* a failed task_done (the daemon died) is not an acknowledgement:
+         * the item comes back to someone after the restart */
+        if (mproc_rqueue_task_done(q) == 0)
+            run->done[slot] = 1;
+    }
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+static int progressed(void *arg)
+{
+    return run->gets >= *(int *)arg;
+}
+
+START_TEST(kill_and_restart_in_a_concurrent_run)
+{
+    run = shared_alloc(sizeof *run);
+    pid_t server = start_daemon();
+    pid_t producers[PRODUCERS], consumers[CONSUMERS];
+    for (int i = 0; i < PRODUCERS; i++)
+        producers[i] = fork_child(producer, (void *)(intptr_t)i);
+    for (int i = 0; i < CONSUMERS; i++)
+        consumers[i] = fork_child(consumer, NULL);
+    int enough = PRODUCERS * ITEMS / 3;
+    ck_assert(poll_until(progressed, &enough, 20));
+    /* an item held, never acknowledged, when the daemon dies: it must come
+     * back after the restart, or join never completes */
+    mproc_rqueue_t *mine = attach(5);
+    ck_assert_ptr_nonnull(mine);
+    void *data;
+    size_t len;
+    ck_assert_int_eq(mproc_rqueue_get(mine, &data, &len, 5), 0);
+    free(data);
+    kill(server, SIGKILL);
+    ck_assert_int_eq(wait_child(server, 20), -SIGKILL);
+    server = start_daemon();
+    for (int i = 0; i < PRODUCERS; i++)
+        ck_assert_int_eq(wait_child(producers[i], 40), 0);
+    /* the connection that held it is gone: nothing of it is this handle's
+     * (the first call may still see the old connection's end) */
+    int r = mproc_rqueue_task_done(mine);
+    if (r != MPROC_EOVERFLOW)
+        r = mproc_rqueue_task_done(mine);
+    ck_assert_int_eq(r, MPROC_EOVERFLOW);
+    ck_assert_int_eq(mproc_rqueue_join(mine, 20), 0);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(mine, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    run->stop = 1;
+    for (int i = 0; i < CONSUMERS; i++)
+        ck_assert_int_eq(wait_child(consumers[i], 20), 0);
+    mproc_rqueue_close(mine);
+    /* every acknowledged put delivered; nothing acknowledged done delivered again */
+    for (int k = 0; k < PRODUCERS * ITEMS; k++) {
+        ck_assert_int_gt(run->put_acked[k], 0);
+        ck_assert_int_ge(run->got[k * ATTEMPTS + run->put_acked[k] - 1], 1);
+    }
+    ck_assert_int_eq(run->after_done, 0);
+    kill(server, SIGTERM);
+    ck_assert_int_eq(wait_child(server, 20), 0);
+}
+END_TEST
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    Suite *s = suite_create("manager_queue_journal");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, kill_and_restart_in_a_concurrent_run);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
