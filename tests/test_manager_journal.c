@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "helpers.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -322,6 +323,144 @@ START_TEST(embedded_server_takes_a_journal)
 }
 END_TEST
 
+
+/* The daemon's first child (the snapshot writer), or 0. */
+static pid_t child_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    int child = 0;
+    if (fscanf(f, "%d", &child) != 1)
+        child = 0;
+    fclose(f);
+    return child;
+}
+
+/* The state letter of a process ('T': stopped), or 0. */
+static char state_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *paren = strrchr(buf, ')');
+    return paren != NULL && paren[1] == ' ' ? paren[2] : 0;
+}
+
+/* Whether pid has let go of its sockets (1), or not yet (0; -1: gone). */
+static int without_sockets(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int sockets = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char link[600], target[64];
+        snprintf(link, sizeof link, "%s/%s", path, e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            sockets += strncmp(target, "socket:", 7) == 0;
+        }
+    }
+    closedir(d);
+    return sockets == 0;
+}
+
+START_TEST(one_daemon_per_journal)
+{
+    pid_t first = journal_daemon("always", NULL);
+    fill(5);
+    /* a second one on the same journal (at another address): refused, clearly */
+    char other[96];
+    snprintf(other, sizeof other, "@%s", test_name("journal-second"));
+    const char *args[] = { "--listen", other, "--journal", journal, NULL };
+    int status = -1;
+    char err[512];
+    ck_assert_int_eq(daemon_try_start(args, 0, &status, err, sizeof err), 0);
+    ck_assert_int_eq(status, 1);
+    ck_assert_ptr_nonnull(strstr(err, "in use by another Manager server"));
+    char pid_text[32];
+    snprintf(pid_text, sizeof pid_text, "(pid %d)", (int)first);
+    ck_assert_ptr_nonnull(strstr(err, pid_text));
+    ck_assert_int_eq(counter("c0"), 5); /* the first one serves on, untouched */
+    fill(1);
+    daemon_stop(first);
+    /* once it is gone the journal is free again, with everything in it */
+    first = journal_daemon("always", NULL);
+    ck_assert_int_eq(counter("c0"), 6);
+    kill(first, SIGKILL); /* killed: the kernel drops the lock */
+    ck_assert_int_eq(wait_child(first, 20), -SIGKILL);
+    first = journal_daemon("always", NULL);
+    ck_assert_int_eq(counter("c0"), 6);
+    daemon_stop(first);
+}
+END_TEST
+
+START_TEST(snapshot_child_does_not_hold_the_journal)
+{
+    char snapshot[160];
+    snprintf(snapshot, sizeof snapshot, "%s/snapshot", dir);
+    const char *args[] = { "--listen", address, "--journal", journal, "--fsync", "no", "--snapshot", snapshot, NULL };
+    pid_t pid = daemon_start(args, 0);
+    /* enough data that writing a snapshot takes the child a moment */
+    mproc_manager_t *m;
+    mproc_list_t *l;
+    ck_assert_int_eq(mproc_manager_connect(&m, address, NULL, 0), 0);
+    ck_assert_int_eq(mproc_manager_list(m, "big", &l), 0);
+    size_t size = (size_t)4 << 20;
+    char *chunk = malloc(size);
+    ck_assert_ptr_nonnull(chunk);
+    memset(chunk, 'x', size);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(mproc_list_append(l, chunk, size), 0);
+    free(chunk);
+    mproc_list_close(l);
+    mproc_manager_close(m);
+    /* catch the snapshot child in its work and stop it there */
+    pid_t child = 0;
+    for (int tries = 0; tries < 200 && child == 0; tries++) {
+        kill(pid, SIGUSR1);
+        double until = now() + 2;
+        while (child == 0 && now() < until)
+            child = child_of(pid);
+        /* past its first steps (letting go of the sockets): writing */
+        int w = 0;
+        while (child != 0 && (w = without_sockets(child)) == 0 && now() < until)
+            ;
+        if (child != 0 && (w != 1 || kill(child, SIGSTOP) != 0 || state_of(child) == 0)) {
+            child = 0; /* done before we stopped it: again */
+            continue;
+        }
+        double stop_by = now() + 2;
+        while (child != 0 && state_of(child) != 'T' && now() < stop_by)
+            ;
+        if (child != 0 && state_of(child) != 'T')
+            child = 0; /* it was a zombie already */
+    }
+    ck_assert_int_ne(child, 0);
+    /* the server dies while its child still has the files open */
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(wait_child(pid, 20), -SIGKILL);
+    int status = -1;
+    char err[512] = "";
+    pid = daemon_try_start(args, 0, &status, err, sizeof err);
+    kill(child, SIGKILL); /* not ours to reap: it was the server's */
+    ck_assert_msg(pid != 0, "restart refused while the old server's snapshot child lives: %s", err);
+    daemon_stop(pid);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -335,6 +474,8 @@ int main(void)
     tcase_add_test(tc, damage_before_the_last_record_refuses_to_start);
     tcase_add_test(tc, journal_is_compacted);
     tcase_add_test(tc, embedded_server_takes_a_journal);
+    tcase_add_test(tc, one_daemon_per_journal);
+    tcase_add_test(tc, snapshot_child_does_not_hold_the_journal);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -25,6 +25,7 @@
 
 struct mproc__journal {
     int fd;               /* appending; swapped under lock by a rewrite */
+    int lockfd;           /* path.lock, write-locked while the server lives */
     int fsync;            /* MPROC_FSYNC_* */
     char *path;
     mproc__wbuf_t batch;  /* records not yet written */
@@ -375,6 +376,41 @@ static void remove_leftovers(const char *path)
     closedir(d);
 }
 
+/* One server per journal: a second one would replay the same file and then
+ * append to it (or compact it away) behind the first one's back. The lock
+ * is a POSIX record lock (F_SETLK) on "path.lock", a file of its own: the
+ * journal itself is replaced by every compaction, so a lock on it would be
+ * left behind on the old file. A POSIX lock belongs to the process: the
+ * kernel drops it when the process dies, however it dies, and a child
+ * forked to write a snapshot (SIGUSR1) does not inherit it, so a server
+ * killed while such a child still writes can be restarted at once (an
+ * flock or an OFD lock lives in the open file description the child
+ * shares, and would keep the new server out until the child is done). The
+ * lock file is never removed: unlinking it would let a third server lock
+ * a new file while the second still holds the old one. 0; MPROC_EBUSY
+ * (msg says which process has it); an errno code. */
+static int lock_journal(mproc__journal_t *j, const char *path, char *msg, size_t msgsize)
+{
+    char name[4096];
+    if ((size_t)snprintf(name, sizeof name, "%s.lock", path) >= sizeof name)
+        return MPROC_EINVAL;
+    j->lockfd = open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (j->lockfd < 0)
+        return mproc__errno(errno);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    if (fcntl(j->lockfd, F_SETLK, &fl) == 0)
+        return 0;
+    if (errno != EACCES && errno != EAGAIN)
+        return mproc__errno(errno);
+    struct flock who = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    if (fcntl(j->lockfd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK)
+        snprintf(msg, msgsize, "journal %s: in use by another Manager server (pid %ld); refusing to start",
+                 path, (long)who.l_pid);
+    else
+        snprintf(msg, msgsize, "journal %s: in use by another Manager server; refusing to start", path);
+    return MPROC_EBUSY;
+}
+
 static int read_file(int fd, mproc__wbuf_t *data)
 {
     unsigned char chunk[65536];
@@ -399,6 +435,7 @@ int mproc__journal_open(mproc__journal_t **jp, const char *path, int fsync_mode,
         return MPROC_ENOMEM;
     }
     j->fd = -1;
+    j->lockfd = -1;
     j->fsync = fsync_mode;
     j->rewrite_min = rewrite_min > 0 ? rewrite_min : DEFAULT_REWRITE_MIN;
     pthread_mutex_init(&j->lock, NULL);
@@ -407,11 +444,13 @@ int mproc__journal_open(mproc__journal_t **jp, const char *path, int fsync_mode,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&j->wake, &ca);
     pthread_condattr_destroy(&ca);
-    remove_leftovers(path);
     mproc__wbuf_t data = { 0 };
-    int r = 0;
-    j->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (j->fd < 0)
+    /* locked first: the leftovers to remove could be another server's
+     * compaction in progress */
+    int r = lock_journal(j, path, msg, msgsize);
+    if (r == 0)
+        remove_leftovers(path);
+    if (r == 0 && (j->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
         r = mproc__errno(errno);
     if (r == 0)
         r = read_file(j->fd, &data);
@@ -476,6 +515,8 @@ void mproc__journal_close(mproc__journal_t *j)
             fdatasync(j->fd);
         close(j->fd);
     }
+    if (j->lockfd >= 0)
+        close(j->lockfd); /* the lock goes with it */
     pthread_mutex_destroy(&j->lock);
     pthread_cond_destroy(&j->wake);
     mproc__wbuf_free(&j->batch);

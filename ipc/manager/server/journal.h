@@ -47,8 +47,11 @@ uint32_t mproc__crc32c(const void *p, size_t n);
 /* Opens (creating) the journal at path, replays it into s (empty), and cuts
  * off a torn tail. If the file is new or empty, its first record is a
  * snapshot of s (what a --snapshot file gave it). fsync: MPROC_FSYNC_*;
- * rewrite_min: the size under which it is never compacted. 0; MPROC_EPROTO
- * (damaged: msg says where and why); an errno code. */
+ * rewrite_min: the size under which it is never compacted. The journal is
+ * locked first (a POSIX lock on path.lock, held until mproc__journal_close
+ * or the process's end, not inherited by forked children). 0; MPROC_EBUSY
+ * (another server has it: msg says which); MPROC_EPROTO (damaged: msg says
+ * where and why); an errno code. */
 int mproc__journal_open(mproc__journal_t **j, const char *path, int fsync, size_t rewrite_min,
                         mproc__store_t *s, char *msg, size_t msgsize);
 /* Adds a record to the pending batch (in memory). */

@@ -1001,8 +1001,22 @@ static void save_snapshot_in_background(struct server *s)
     if (s->saver > 0)
         return;
     pid_t pid = fork();
-    if (pid == 0)
+    if (pid == 0) {
+        /* The child lets go of every socket at once: holding the listener
+         * would keep its address taken (a server restarted after this one
+         * died could not listen), and holding the clients' connections
+         * would hide this one's death from them (no hang-up, no items
+         * returned) until the snapshot is written. The journal's lock is
+         * not the child's (journal.c). */
+        for (struct client *c = s->clients; c != NULL; c = c->next)
+            close(c->fd);
+        close(mproc__listener_fd(s->listener));
+        close(s->epoll);
+        close(s->signals);
+        if (s->watch >= 0)
+            close(s->watch);
         _exit(save_snapshot(s) == 0 ? 0 : 1);
+    }
     if (pid < 0)
         save_snapshot(s); /* no process to spare: in the loop, then */
     else
