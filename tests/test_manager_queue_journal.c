@@ -211,6 +211,101 @@ START_TEST(kill_and_restart_in_a_concurrent_run)
 }
 END_TEST
 
+
+/* ---- a long journal of queue records ---- */
+
+static uint32_t crc32c(const unsigned char *p, size_t n)
+{
+    static uint32_t table[256];
+    if (table[1] == 0)
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+            table[i] = c;
+        }
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++)
+        c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static size_t be(unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+    return (size_t)bytes;
+}
+
+/* Appends one QUEUE record (queue "jobs") to f: qop, num, and for a PUT
+ * the item. */
+static void queue_record(FILE *f, unsigned qop, uint64_t num, const char *item)
+{
+    unsigned char payload[64], header[12];
+    size_t n = 0;
+    payload[n++] = 3; /* QUEUE */
+    payload[n++] = (unsigned char)qop;
+    n += be(payload + n, 4, 2);
+    memcpy(payload + n, "jobs", 4);
+    n += 4;
+    n += be(payload + n, num, 8);
+    if (item != NULL) {
+        size_t len = strlen(item);
+        n += be(payload + n, len, 4);
+        memcpy(payload + n, item, len);
+        n += len;
+    }
+    be(header, n, 4);
+    be(header + 4, crc32c(header, 4), 4);
+    be(header + 8, crc32c(payload, n), 4);
+    ck_assert_uint_eq(fwrite(header, 1, 12, f), 12);
+    ck_assert_uint_eq(fwrite(payload, 1, n, f), n);
+}
+
+/* A journal of 100000 queue records (40000 puts, then 30000 items taken
+ * and done, one after the other, as a run with a deep queue writes them)
+ * is replayed at start in well under the bound: a take or a done finds its
+ * item by id in a hash, not by a walk through the queue. The time is
+ * printed. */
+START_TEST(long_queue_journal_replays_fast)
+{
+    enum { PUTS = 40000, DONE = 30000 };
+    FILE *f = fopen(journal, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite("MPROCJL1", 1, 8, f), 8);
+    queue_record(f, 1, 0, NULL); /* OPEN, unbounded */
+    for (int i = 1; i <= PUTS; i++) {
+        char item[16];
+        snprintf(item, sizeof item, "item %d", i);
+        queue_record(f, 2, (uint64_t)i, item);
+    }
+    for (int i = 1; i <= DONE; i++) {
+        queue_record(f, 3, (uint64_t)i, NULL); /* TAKE */
+        queue_record(f, 4, (uint64_t)i, NULL); /* DONE */
+    }
+    ck_assert_int_eq(fclose(f), 0);
+    double t0 = now();
+    pid_t server = start_daemon();
+    double took = now() - t0;
+    fprintf(stderr, "long_queue_journal_replays_fast: %d records replayed in %.3f s\n", 1 + PUTS + 2 * DONE, took);
+    ck_assert_double_lt(took, 15); /* generous: a walk per record made this seconds to minutes */
+    mproc_rqueue_t *q = attach(5);
+    ck_assert_ptr_nonnull(q);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, PUTS - DONE);
+    void *data;
+    size_t len;
+    ck_assert_int_eq(mproc_rqueue_get(q, &data, &len, 1), 0);
+    ck_assert_uint_eq(len, strlen("item 30001"));
+    ck_assert_int_eq(memcmp(data, "item 30001", len), 0);
+    free(data);
+    mproc_rqueue_close(q);
+    kill(server, SIGTERM);
+    ck_assert_int_eq(wait_child(server, 20), 0);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -219,6 +314,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, kill_and_restart_in_a_concurrent_run);
+    tcase_add_test(tc, long_queue_journal_replays_fast);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

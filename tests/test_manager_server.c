@@ -486,6 +486,91 @@ START_TEST(snapshot_does_not_follow_a_planted_symlink)
 }
 END_TEST
 
+
+/* Reads n framed replies of 5 bytes (version, status) from fd; the number
+ * whose status is 0. */
+static size_t raw_statuses(int fd, size_t n)
+{
+    size_t ok = 0;
+    unsigned char buf[9 * 1024];
+    size_t have = 0;
+    while (n > 0) {
+        ssize_t r = read(fd, buf + have, sizeof buf - have);
+        ck_assert_int_gt(r, 0);
+        have += (size_t)r;
+        size_t at = 0;
+        while (n > 0 && have - at >= 9) {
+            ck_assert_int_eq(buf[at + 3], 5); /* a status alone */
+            ok += buf[at + 5] == 0 && buf[at + 6] == 0 && buf[at + 7] == 0 && buf[at + 8] == 0;
+            at += 9;
+            n--;
+        }
+        memmove(buf, buf + at, have - at);
+        have -= at;
+    }
+    return ok;
+}
+
+/* Many queues: 10000 made and looked up by name on one connection
+ * (pipelined), then connections that each touch one queue and end (every
+ * end returns what the connection held): the server finds a queue by its
+ * name in a hash, not a walk through all of them. The bound is generous;
+ * the time is printed. */
+START_TEST(many_queues)
+{
+    enum { QUEUES = 10000, VISITS = 500 };
+    char address[80];
+    snprintf(address, sizeof address, "@%s", test_name("queues"));
+    const char *args[] = { "--listen", address, NULL };
+    pid_t pid = daemon_start(args, 0);
+    int fd = raw_connect(address);
+    ck_assert_int_ge(fd, 0);
+    double t0 = now();
+    for (int round = 0; round < 2; round++) { /* made, then found */
+        for (int base = 0; base < QUEUES; base += 1000) {
+            static unsigned char m[1000 * 22];
+            size_t len = 0;
+            for (int i = base; i < base + 1000; i++) {
+                /* QUEUE_OPEN "queue-NNNNN", maxsize 0 */
+                unsigned char *f = m + len;
+                f[4] = 1;
+                f[5] = 0x60;
+                f[6] = 0;
+                f[7] = 6;
+                snprintf((char *)f + 8, 7, "q%05d", i);
+                memset(f + 14, 0, 8);
+                put_be32(f, 18);
+                len += 22;
+            }
+            ck_assert_int_eq(write(fd, m, len), (ssize_t)len);
+            ck_assert_uint_eq(raw_statuses(fd, 1000), 1000);
+        }
+    }
+    double t1 = now();
+    for (int i = 0; i < VISITS; i++) {
+        int c = raw_connect(address);
+        ck_assert_int_ge(c, 0);
+        unsigned char f[22];
+        put_be32(f, 18);
+        f[4] = 1;
+        f[5] = 0x60;
+        f[6] = 0;
+        f[7] = 6;
+        snprintf((char *)f + 8, 7, "q%05d", (i * 7919) % QUEUES);
+        memset(f + 14, 0, 8);
+        ck_assert_int_eq(write(c, f, sizeof f), (ssize_t)sizeof f);
+        ck_assert_uint_eq(raw_statuses(c, 1), 1);
+        close(c);
+    }
+    double t2 = now();
+    fprintf(stderr, "many_queues: %d opens in %.3f s, %d connections in %.3f s\n", 2 * QUEUES, t1 - t0, VISITS,
+            t2 - t1);
+    ck_assert_double_lt(t2 - t0, 20); /* generous: a walk per lookup made this minutes at 100k */
+    close(fd);
+    daemon_stop(pid);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -500,6 +585,7 @@ int main(void)
     tcase_add_test(tc, idle_timeout_is_optional);
     tcase_add_test(tc, parked_client_cannot_flood_the_server);
     tcase_add_test(tc, snapshot_does_not_follow_a_planted_symlink);
+    tcase_add_test(tc, many_queues);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

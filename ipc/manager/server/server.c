@@ -76,7 +76,7 @@ struct client {
     struct client *tprev, *tnext;
     struct client *hprev, *hnext; /* on the held list */
     /* ---- Manager queues ---- */
-    uint64_t qowner;              /* this connection's tag on the items it holds */
+    mproc__qholder_t qheld;       /* the items it got and has not acknowledged */
     int parked;                   /* a queue request waits: no other request is served */
     unsigned pop;                 /* the parked request's op */
     mproc__rq_t *pq;              /* its queue */
@@ -113,7 +113,6 @@ struct server {
     /* ---- Manager queues ---- */
     mproc__qstore_t *queues;
     struct client *parked, *parked_tail;
-    uint64_t next_owner;
     int qdirty;                     /* a queue changed this round: look at the parked */
     mproc__wbuf_t qreply, qrecord;
     int stop;
@@ -753,7 +752,7 @@ static int try_parked(struct server *s, struct client *c, int expired)
     int r;
     switch (c->pop) {
     case MPROC__OP_QUEUE_GET:
-        r = mproc__rq_take(q, c->qowner, &data, &len, &id);
+        r = mproc__rq_take(q, &c->qheld, &data, &len, &id);
         if (r == 0) {
             s->qdirty = 1; /* room for a parked put */
             int later = queue_journal(s, MPROC__QREC_TAKE, q, id, NULL, 0);
@@ -854,7 +853,7 @@ static void queue_client_gone(struct server *s, struct client *c)
         unpark(s, c);
         c->resume = 0;
     }
-    if (c->qowner != 0 && mproc__qstore_release(s->queues, c->qowner) > 0)
+    if (mproc__qstore_release(s->queues, &c->qheld) > 0)
         s->qdirty = 1; /* parked gets take them in this round */
 }
 
@@ -885,8 +884,6 @@ static int queue_request(struct server *s, struct client *c, const unsigned char
     int st = mproc__qstore_open(s->queues, name, nlen, maxsize, &q);
     if (st != 0)
         return queue_reply(s, c, st, NULL, 0, 0, 0, 0);
-    if (c->qowner == 0)
-        c->qowner = ++s->next_owner;
     const void *data;
     size_t dlen;
     uint64_t id;
@@ -914,7 +911,7 @@ static int queue_request(struct server *s, struct client *c, const unsigned char
         }
         return queue_reply(s, c, st, NULL, 0, 0, 0, 0);
     case MPROC__OP_QUEUE_GET:
-        st = mproc__rq_take(q, c->qowner, &data, &dlen, &id);
+        st = mproc__rq_take(q, &c->qheld, &data, &dlen, &id);
         if (st == 0) {
             s->qdirty = 1;
             later = queue_journal(s, MPROC__QREC_TAKE, q, id, NULL, 0);
@@ -926,7 +923,7 @@ static int queue_request(struct server *s, struct client *c, const unsigned char
         }
         return queue_reply(s, c, st, NULL, 0, 0, 0, 0);
     case MPROC__OP_QUEUE_TASK_DONE:
-        st = mproc__rq_done(q, c->qowner, &id);
+        st = mproc__rq_done(q, &c->qheld, &id);
         if (st == 0) {
             s->qdirty = 1;
             later = queue_journal(s, MPROC__QREC_DONE, q, id, NULL, 0);
@@ -1109,7 +1106,7 @@ static int start(struct server *s, const char **what)
     mproc__store_set_limit(s->store, o->max_memory);
     /* items taken and not acknowledged before a restart: their connections
      * ended with the old server, so they go back to the front */
-    mproc__qstore_release(s->queues, 0);
+    mproc__qstore_release(s->queues, NULL);
     *what = "listening";
     if ((r = mproc_listener_create(&s->listener, o->address, NULL, 0)) != 0)
         return r;

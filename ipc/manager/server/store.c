@@ -31,8 +31,8 @@ struct object {
 
 struct mproc__store {
     mproc__table_t names; /* name -> struct object *, in value.data */
-    size_t used;          /* bytes of names, keys and values held */
-    size_t max;           /* 0: no limit */
+    mproc__quota_t quota; /* bytes of names, keys and values held (and of
+                             queues: queue_store.h), and the limit (0: none) */
     int changed;          /* the last request changed something */
     int noop;             /* set by an operation that turned out to change nothing */
     mproc__qstore_t *queues; /* Manager queues (queue_store.h) */
@@ -41,17 +41,17 @@ struct mproc__store {
 /* Whether growing by delta bytes stays within the quota. */
 static int fits(const mproc__store_t *s, size_t delta)
 {
-    return s->max == 0 || (s->used <= s->max && delta <= s->max - s->used);
+    return s->quota.max == 0 || (s->quota.used <= s->quota.max && delta <= s->quota.max - s->quota.used);
 }
 
 void mproc__store_set_limit(mproc__store_t *s, size_t max_memory)
 {
-    s->max = max_memory;
+    s->quota.max = max_memory;
 }
 
 size_t mproc__store_used(const mproc__store_t *s)
 {
-    return s->used;
+    return s->quota.used;
 }
 
 int mproc__store_changed(const mproc__store_t *s)
@@ -74,7 +74,7 @@ static void object_free(void *p)
 mproc__store_t *mproc__store_new(void)
 {
     mproc__store_t *s = mproc__mgr_calloc(1, sizeof(mproc__store_t));
-    if (s != NULL && (s->queues = mproc__qstore_new()) == NULL) {
+    if (s != NULL && (s->queues = mproc__qstore_new(&s->quota)) == NULL) {
         free(s);
         s = NULL;
     }
@@ -124,7 +124,7 @@ static struct object *object_for(mproc__store_t *s, mproc_buf_t name, int kind, 
         *err = MPROC_ENOMEM; /* o was freed with the value */
         return NULL;
     }
-    s->used += name.len;
+    s->quota.used += name.len;
     *created = 1;
     return o;
 }
@@ -138,7 +138,7 @@ static void object_remove(mproc__store_t *s, mproc_buf_t name)
     mproc_buf_t value;
     mproc__table_remove(&s->names, pos, &value);
     object_free(value.data);
-    s->used -= name.len;
+    s->quota.used -= name.len;
 }
 
 /* ---- decoding ---- */
@@ -275,18 +275,18 @@ static int dict_store(mproc__store_t *s, mproc__table_t *d, mproc_buf_t key, con
     if (pos >= 0) {
         free(d->entries[pos].value.data); /* in place: nothing left to fail */
         d->entries[pos].value = value;
-        s->used = s->used - old + vlen;
+        s->quota.used = s->quota.used - old + vlen;
         return 0;
     }
     if (mproc__table_set(d, key.data, key.len, value) < 0)
         return MPROC_ENOMEM; /* value freed, the table as it was */
-    s->used += key.len + vlen;
+    s->quota.used += key.len + vlen;
     return 0;
 }
 
 static void dict_remove_at(mproc__store_t *s, mproc__table_t *d, int64_t pos)
 {
-    s->used -= d->entries[pos].key.len + d->entries[pos].value.len;
+    s->quota.used -= d->entries[pos].key.len + d->entries[pos].value.len;
     mproc__table_remove(d, pos, NULL);
 }
 
@@ -348,14 +348,14 @@ static int dict_update(mproc__store_t *s, mproc__table_t *d, const struct reques
         if (pos >= 0) {
             log[done].old = d->entries[pos].value;
             d->entries[pos].value = value;
-            s->used = s->used - old + v.len;
+            s->quota.used = s->quota.used - old + v.len;
         } else {
             log[done].old = (mproc_buf_t){ NULL, 0 };
             if (mproc__table_set(d, key.data, key.len, value) < 0) {
                 err = MPROC_ENOMEM;
                 break;
             }
-            s->used += key.len + v.len;
+            s->quota.used += key.len + v.len;
         }
     }
     for (uint32_t i = done; i-- > 0;) {
@@ -368,7 +368,7 @@ static int dict_update(mproc__store_t *s, mproc__table_t *d, const struct reques
             dict_remove_at(s, d, pos);
         } else {
             mproc__entry_t *e = &d->entries[pos];
-            s->used = s->used - e->value.len + log[i].old.len;
+            s->quota.used = s->quota.used - e->value.len + log[i].old.len;
             free(e->value.data);
             e->value = log[i].old;
         }
@@ -445,7 +445,7 @@ static int dict_op(mproc__store_t *s, mproc__table_t *d, const struct request *q
     case MPROC__OP_DICT_CLEAR:
         for (size_t i = 0; i < d->used; i++)
             if (d->entries[i].key.data != NULL)
-                s->used -= d->entries[i].key.len + d->entries[i].value.len;
+                s->quota.used -= d->entries[i].key.len + d->entries[i].value.len;
         mproc__table_clear(d, NULL);
         return 0;
     }
@@ -484,7 +484,7 @@ static int list_insert_at(mproc__store_t *s, struct list *l, size_t i, const mpr
     memmove(&l->items[i + 1], &l->items[i], (l->n - i) * sizeof *l->items);
     l->items[i] = copy;
     l->n++;
-    s->used += v->len;
+    s->quota.used += v->len;
     return 0;
 }
 
@@ -510,7 +510,7 @@ static int list_extend(mproc__store_t *s, struct list *l, const struct request *
         }
         l->items[l->n++] = copy;
     }
-    s->used += bytes;
+    s->quota.used += bytes;
     return 0;
 }
 
@@ -572,7 +572,7 @@ static int list_op(mproc__store_t *s, struct list *l, const struct request *q, m
             return MPROC_ENOMEM;
         free(l->items[i].data);
         l->items[i] = copy;
-        s->used = s->used - old + q->value.len;
+        s->quota.used = s->quota.used - old + q->value.len;
         return 0;
     }
     case MPROC__OP_LIST_INSERT:
@@ -595,7 +595,7 @@ static int list_op(mproc__store_t *s, struct list *l, const struct request *q, m
             return 0;
         }
     remove:
-        s->used -= l->items[i].len;
+        s->quota.used -= l->items[i].len;
         free(l->items[i].data);
         memmove(&l->items[i], &l->items[i + 1], (l->n - i - 1) * sizeof *l->items);
         l->n--;
@@ -614,7 +614,7 @@ static int list_op(mproc__store_t *s, struct list *l, const struct request *q, m
     }
     case MPROC__OP_LIST_CLEAR:
         for (i = 0; i < l->n; i++) {
-            s->used -= l->items[i].len;
+            s->quota.used -= l->items[i].len;
             free(l->items[i].data);
         }
         l->n = 0;
@@ -760,11 +760,11 @@ int mproc__store_load(mproc__store_t *s, const unsigned char *data, size_t len)
         return MPROC_EPROTO;
     r.p += 8;
     int err = 0;
-    size_t max = s->max;
-    s->max = 0; /* what was held is loaded, whatever the quota now */
+    size_t max = s->quota.max;
+    s->quota.max = 0; /* what was held is loaded (queues too), whatever the quota now */
     while (err == 0 && r.end - r.p > 8)
         err = load_object(s, &r);
-    s->max = max;
+    s->quota.max = max;
     if (err == 0 && (r.end - r.p != 8 || memcmp(r.p, SNAPSHOT_END, 8) != 0))
         err = MPROC_EPROTO;
     if (err != 0)
@@ -774,7 +774,7 @@ int mproc__store_load(mproc__store_t *s, const unsigned char *data, size_t len)
 
 void mproc__store_clear(mproc__store_t *s)
 {
-    mproc__table_clear(&s->names, object_free);
-    s->used = 0;
     mproc__qstore_clear(s->queues);
+    mproc__table_clear(&s->names, object_free);
+    s->quota.used = 0;
 }
