@@ -571,6 +571,124 @@ START_TEST(many_queues)
 }
 END_TEST
 
+
+/* Appends a framed queue request to m at *len: op on the 2-byte queue name,
+ * with a timeout (none) for PUT and GET, and a 1-byte item for PUT. */
+static void raw_queue_request(unsigned char *m, size_t *len, unsigned op, const char *name)
+{
+    unsigned char *f = m + *len;
+    size_t n = 4;
+    f[n++] = 1;
+    f[n++] = (unsigned char)op;
+    f[n++] = 0;
+    f[n++] = 2;
+    memcpy(f + n, name, 2);
+    n += 2;
+    if (op == 0x61 || op == 0x62) {
+        memset(f + n, 0xff, 8);
+        n += 8;
+    }
+    if (op == 0x61) {
+        put_be32(f + n, 1);
+        f[n + 4] = 'x';
+        n += 5;
+    }
+    put_be32(f, (uint32_t)(n - 4));
+    *len += n;
+}
+
+/* Reads exactly n bytes from fd, each read within 10 s: 1, or 0 if the
+ * server went quiet first. */
+static int raw_read_all(int fd, size_t n)
+{
+    unsigned char buf[4096];
+    while (n > 0) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        if (poll(&pfd, 1, 10000) != 1)
+            return 0;
+        ssize_t r = read(fd, buf, n < sizeof buf ? n : sizeof buf);
+        if (r <= 0)
+            return 0;
+        n -= (size_t)r;
+    }
+    return 1;
+}
+
+/* One change of a queue may answer a parked request whose client then
+ * changes another queue, and so on: a chain far longer than the server
+ * settles in one round (two clients handing one item back and forth 300
+ * times through two queues, every request sent ahead), and more than 64
+ * getters parked on one queue answered by one burst of puts. The server
+ * carries on in its next rounds: nothing stalls. */
+START_TEST(long_chains_of_parked_requests_complete)
+{
+    enum { HOPS = 300, GETTERS = 100 };
+    char address[80];
+    snprintf(address, sizeof address, "@%s", test_name("chain"));
+    const char *args[] = { "--listen", address, NULL };
+    pid_t pid = daemon_start(args, 0);
+    int a = raw_connect(address), b = raw_connect(address), c = raw_connect(address);
+    ck_assert(a >= 0 && b >= 0 && c >= 0);
+    static unsigned char m[HOPS * 40];
+    size_t len = 0;
+    for (int i = 0; i < HOPS; i++) { /* a: get from q1, put to q2 */
+        raw_queue_request(m, &len, 0x62, "q1");
+        raw_queue_request(m, &len, 0x61, "q2");
+    }
+    ck_assert_int_eq(write(a, m, len), (ssize_t)len);
+    len = 0;
+    for (int i = 0; i < HOPS; i++) { /* b: get from q2, put to q1 */
+        raw_queue_request(m, &len, 0x62, "q2");
+        raw_queue_request(m, &len, 0x61, "q1");
+    }
+    ck_assert_int_eq(write(b, m, len), (ssize_t)len);
+    len = 0;
+    raw_queue_request(m, &len, 0x61, "q1"); /* the item that starts it */
+    ck_assert_int_eq(write(c, m, len), (ssize_t)len);
+    ck_assert(raw_read_all(c, 9));
+    /* each: HOPS gets answered (14 bytes with the item) and HOPS puts (9);
+     * read from both as they come (one not read would hold the other up) */
+    size_t left[2] = { HOPS * 23, HOPS * 23 };
+    while (left[0] + left[1] > 0) {
+        struct pollfd pfd[2] = { { a, POLLIN, 0 }, { b, POLLIN, 0 } };
+        ck_assert_msg(poll(pfd, 2, 10000) > 0, "requests stalled (%zu and %zu bytes of replies due)", left[0],
+                      left[1]);
+        for (int k = 0; k < 2; k++)
+            if (pfd[k].revents != 0) {
+                unsigned char buf[4096];
+                ssize_t r = read(pfd[k].fd, buf, sizeof buf);
+                ck_assert_int_gt(r, 0);
+                ck_assert_uint_le((size_t)r, left[k]);
+                left[k] -= (size_t)r;
+            }
+    }
+    close(a);
+    close(b);
+    /* GETTERS parked on q3, then one burst of GETTERS puts */
+    int g[GETTERS];
+    for (int i = 0; i < GETTERS; i++) {
+        g[i] = raw_connect(address);
+        ck_assert_int_ge(g[i], 0);
+        len = 0;
+        raw_queue_request(m, &len, 0x62, "q3");
+        ck_assert_int_eq(write(g[i], m, len), (ssize_t)len);
+    }
+    /* parked before the burst: a QSIZE behind the gets is answered after them */
+    len = 0;
+    for (int i = 0; i < GETTERS; i++)
+        raw_queue_request(m, &len, 0x61, "q3");
+    raw_queue_request(m, &len, 0x65, "q3");
+    ck_assert_int_eq(write(c, m, len), (ssize_t)len);
+    ck_assert(raw_read_all(c, GETTERS * 9 + 17));
+    for (int i = 0; i < GETTERS; i++) {
+        ck_assert_msg(raw_read_all(g[i], 14), "getter %d was not answered", i);
+        close(g[i]);
+    }
+    close(c);
+    daemon_stop(pid);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -586,6 +704,7 @@ int main(void)
     tcase_add_test(tc, parked_client_cannot_flood_the_server);
     tcase_add_test(tc, snapshot_does_not_follow_a_planted_symlink);
     tcase_add_test(tc, many_queues);
+    tcase_add_test(tc, long_chains_of_parked_requests_complete);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -800,10 +800,14 @@ static int try_parked(struct server *s, struct client *c, int expired)
 
 /* After the round's events: answers what the round's changes allow, until
  * nothing more moves, then serves what the answered clients sent
- * meanwhile (which may change queues again). */
+ * meanwhile (which may change queues again). A chain of such answers can
+ * be as long as the clients make it: after SETTLE_ROUNDS the loop takes its
+ * events again (others are served too) and, qdirty being still set, comes
+ * back here at once without sleeping. */
+#define SETTLE_ROUNDS 64
 static void queue_settle(struct server *s)
 {
-    for (int rounds = 0; rounds < 64 && s->qdirty; rounds++) {
+    for (int rounds = 0; rounds < SETTLE_ROUNDS && s->qdirty; rounds++) {
         while (s->qdirty) {
             s->qdirty = 0;
             for (struct client *c = s->parked, *next; c != NULL; c = next) {
@@ -1194,8 +1198,10 @@ int mproc__manager_serve(const struct mproc__server_opts *o)
         if (o->watch_pid > 0 && s.watch < 0 && (wait_ms < 0 || wait_ms > 1000))
             wait_ms = 1000; /* no pidfd: look at the starter every second */
         int polling = busy_until > 0;
-        if (s.held != NULL) {
-            wait_ms = 0; /* replies wait for a commit: no sleeping */
+        if (s.held != NULL || s.qdirty) {
+            /* replies wait for a commit, or queue_settle stopped at its
+             * bound with parked requests still to look at: no sleeping */
+            wait_ms = 0;
         } else if (polling && mproc__monotonic() < busy_until) {
             wait_ms = 0;
         } else if (polling) {
