@@ -689,6 +689,61 @@ START_TEST(long_chains_of_parked_requests_complete)
 }
 END_TEST
 
+
+/* Queue items count against --max-memory with dicts and lists (an item:
+ * its bytes + 64; a queue: its name + 64): the put that would pass it fails
+ * with MPROC_ENOMEM and changes nothing; an item got but not acknowledged
+ * still counts; task_done makes room. */
+START_TEST(max_memory_counts_queue_items)
+{
+    char address[80];
+    snprintf(address, sizeof address, "@%s", test_name("qquota"));
+    const char *args[] = { "--listen", address, "--max-memory", "64K", NULL };
+    pid_t pid = daemon_start(args, 0);
+    mproc_manager_t *m;
+    ck_assert_int_eq(mproc_manager_connect(&m, address, NULL, 0), 0);
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "q", 0, &q), 0); /* 1 + 64 */
+    static char item[1024];
+    int i, r = 0;
+    for (i = 0; i < 1000; i++) { /* 1024 + 64 each */
+        memset(item, 'a' + i % 26, sizeof item);
+        if ((r = mproc_rqueue_put(q, item, sizeof item, 0)) != 0)
+            break;
+    }
+    ck_assert_int_eq(r, MPROC_ENOMEM);
+    ck_assert_int_eq(i, (65536 - 65) / 1088); /* 60 */
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 60); /* nothing of the refused put */
+    /* 191 bytes left: two empty items (64 each), not three */
+    ck_assert_int_eq(mproc_rqueue_put(q, "", 0, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "", 0, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "", 0, 0), MPROC_ENOMEM);
+    /* shared with the dicts: 63 bytes left */
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_dict(m, "d", &d), 0);
+    ck_assert_int_eq(mproc_dict_set(d, "k", 1, item, 100), MPROC_ENOMEM);
+    mproc_dict_close(d);
+    /* got, not acknowledged: still held, still counted */
+    void *data;
+    size_t len;
+    ck_assert_int_eq(mproc_rqueue_get(q, &data, &len, 1), 0);
+    ck_assert_uint_eq(len, sizeof item);
+    ck_assert_int_eq(((char *)data)[0], 'a');
+    free(data);
+    ck_assert_int_eq(mproc_rqueue_put(q, item, sizeof item, 0), MPROC_ENOMEM);
+    ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, item, sizeof item, 0), 0); /* room again */
+    ck_assert_int_eq(mproc_rqueue_put(q, item, sizeof item, 0), MPROC_ENOMEM);
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 62);
+    mproc_rqueue_close(q);
+    mproc_manager_close(m);
+    daemon_stop(pid);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -705,6 +760,7 @@ int main(void)
     tcase_add_test(tc, snapshot_does_not_follow_a_planted_symlink);
     tcase_add_test(tc, many_queues);
     tcase_add_test(tc, long_chains_of_parked_requests_complete);
+    tcase_add_test(tc, max_memory_counts_queue_items);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
