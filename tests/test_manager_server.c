@@ -744,6 +744,54 @@ START_TEST(max_memory_counts_queue_items)
 }
 END_TEST
 
+
+static int item_returned(void *arg)
+{
+    mproc_rqueue_t *q = arg;
+    size_t n = 0;
+    return mproc_rqueue_qsize(q, &n) == 0 && n > 0;
+}
+
+/* --idle-timeout does not drop a connection that holds an unacknowledged
+ * queue item: a live worker keeps its item however long its job takes
+ * (silence cannot tell a slow worker from a dead one; a dead one's
+ * connection ends, which returns the item). A silent one holding nothing
+ * is still dropped. */
+START_TEST(idle_timeout_spares_a_worker_holding_an_item)
+{
+    char address[80];
+    snprintf(address, sizeof address, "@%s", test_name("hold"));
+    const char *args[] = { "--listen", address, "--idle-timeout", "0.3", NULL };
+    pid_t pid = daemon_start(args, 0);
+    mproc_manager_t *m;
+    ck_assert_int_eq(mproc_manager_connect(&m, address, NULL, 0), 0);
+    mproc_rqueue_t *worker, *watcher;
+    ck_assert_int_eq(mproc_manager_queue(m, "jobs", 0, &worker), 0);
+    ck_assert_int_eq(mproc_manager_queue(m, "jobs", 0, &watcher), 0);
+    ck_assert_int_eq(mproc_rqueue_put(watcher, "job", 3, 0), 0);
+    void *data;
+    size_t len;
+    ck_assert_int_eq(mproc_rqueue_get(worker, &data, &len, 1), 0);
+    free(data);
+    /* the worker is silent five idle timeouts long: its item stays its own */
+    ck_assert(!poll_until(item_returned, watcher, 1.5));
+    ck_assert_int_eq(mproc_rqueue_task_done(worker), 0);
+    ck_assert_int_eq(mproc_rqueue_join(watcher, 1), 0);
+    /* holding nothing again, it is idle like any other: dropped */
+    int fd = raw_connect(address);
+    ck_assert_int_ge(fd, 0);
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+    char c;
+    ck_assert_int_eq(read(fd, &c, 1), 0);
+    close(fd);
+    mproc_rqueue_close(worker);
+    mproc_rqueue_close(watcher);
+    mproc_manager_close(m);
+    daemon_stop(pid);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -761,6 +809,7 @@ int main(void)
     tcase_add_test(tc, many_queues);
     tcase_add_test(tc, long_chains_of_parked_requests_complete);
     tcase_add_test(tc, max_memory_counts_queue_items);
+    tcase_add_test(tc, idle_timeout_spares_a_worker_holding_an_item);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -31,6 +31,8 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +111,7 @@ struct server {
     int reserve;                    /* /dev/null, given up to accept when out of descriptors */
     double paused_until;            /* listener out of epoll until then (0: in) */
     int peer_uid_check;             /* keyless Unix socket: only our own uid */
+    int tcp;                        /* a TCP listener: keepalive on its connections */
     mproc__wbuf_t reply;
     /* ---- Manager queues ---- */
     mproc__qstore_t *queues;
@@ -558,6 +561,19 @@ static int peer_allowed(struct server *s, int fd)
     return cred.uid == geteuid();
 }
 
+/* A TCP peer whose machine vanished (no FIN, no RST) is found out by
+ * keepalive within about a minute (30 s of silence, then 3 probes 10 s
+ * apart), so its connection ends and the queue items it held go back, even
+ * though holding them keeps it from the idle timeout. Best effort. */
+static void keepalive(int fd)
+{
+    int on = 1, idle = 30, interval = 10, count = 3;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
 static void accept_clients(struct server *s)
 {
     for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
@@ -574,6 +590,8 @@ static void accept_clients(struct server *s)
             close(fd); /* refused at once: the client sees the connection end */
             continue;
         }
+        if (s->tcp)
+            keepalive(fd);
         struct client *c = calloc(1, sizeof *c);
         if (c == NULL) {
             close(fd);
@@ -621,8 +639,13 @@ static double expire(struct server *s, struct timeline *t, double now)
 {
     while (t->head != NULL && now >= t->head->deadline) {
         struct client *c = t->head;
-        if (c->parked && t == &s->idle) {
-            /* waiting on the server is not idleness: its time starts again */
+        if ((c->parked || c->qheld.head != NULL) && t == &s->idle) {
+            /* Waiting on the server is not idleness, and neither is holding
+             * a queue item: a worker may take as long as its job takes, and
+             * the server cannot tell a slow one from a dead one by silence.
+             * A dead one's connection ends (the kernel closes it; on TCP,
+             * keepalive finds a vanished machine), and that returns its
+             * items. Its time starts again. */
             timeline_remove(t, c);
             c->deadline = now + s->idle_timeout;
             timeline_add(t, c);
@@ -1124,6 +1147,7 @@ static int start(struct server *s, const char **what)
     /* without a key, a Unix socket is for our own user only, whatever the
      * mode of its file (an abstract one has none) */
     s->peer_uid_check = o->key == NULL && sa.ss_family == AF_UNIX;
+    s->tcp = sa.ss_family == AF_INET || sa.ss_family == AF_INET6;
     s->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if ((s->epoll = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return mproc__errno(errno);
