@@ -629,7 +629,7 @@ START_TEST(long_chains_of_parked_requests_complete)
     pid_t pid = daemon_start(args, 0);
     int a = raw_connect(address), b = raw_connect(address), c = raw_connect(address);
     ck_assert(a >= 0 && b >= 0 && c >= 0);
-    static unsigned char m[HOPS * 40];
+    static unsigned char m[HOPS * 64]; /* 41 bytes a hop */
     size_t len = 0;
     for (int i = 0; i < HOPS; i++) { /* a: get from q1, put to q2 */
         raw_queue_request(m, &len, 0x62, "q1");
