@@ -12,6 +12,8 @@
 
 #ifdef HAVE_HIREDIS
 #include "manager/redis.h" /* the queue operations only the Redis backend has */
+#else
+#define MPROC__REDIS_QUEUE_FRESH 0.0 /* never used: without hiredis no handle is a Redis one */
 #endif
 
 #include <math.h>
@@ -33,6 +35,8 @@ struct mproc_rqueue {
      * own) and the thread that keeps it alive, made by this process */
     int redis;
     char consumer[33];
+    double renewed; /* monotonic time of the last call that renewed the liveness key
+                       (under lock): 0 never */
     pthread_t keeper;
     int keeper_running;
     int keeper_stop;                /* under keeper_lock */
@@ -79,7 +83,9 @@ static void *keeper_main(void *arg)
             mproc__mgr_req_t req = { .op = MPROC__OP_QUEUE_KEEPALIVE, .name = q->name, .nlen = q->nlen,
                                      .key = q->consumer, .klen = MPROC__REDIS_CONSUMER_ID_LEN };
             mproc__mgr_res_t res = { 0 };
-            q->backend->call(q->state, &req, &res); /* a failure: the next call reconnects */
+            double t = mproc__monotonic();
+            if (q->backend->call(q->state, &req, &res) == 0) /* a failure: the next call reconnects */
+                q->renewed = t;
             pthread_mutex_unlock(&q->lock);
         }
         pthread_mutex_lock(&q->keeper_lock);
@@ -162,6 +168,7 @@ static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res)
         q->pid = getpid();
         if (q->redis) {
             q->keeper_running = 0;
+            q->renewed = 0; /* a consumer of its own, not yet registered */
             int r = new_consumer_id(q->consumer);
             if (r == 0)
                 r = keeper_start(q);
@@ -173,12 +180,21 @@ static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res)
     }
     req->name = q->name;
     req->nlen = q->nlen;
+    pthread_mutex_lock(&q->lock);
+    double t = 0;
     if (q->redis) {
         req->key = q->consumer;
         req->klen = sizeof q->consumer - 1;
+        t = mproc__monotonic();
+        req->num2 = q->renewed > 0 && t - q->renewed < MPROC__REDIS_QUEUE_FRESH;
     }
-    pthread_mutex_lock(&q->lock);
     int r = q->backend->call(q->state, req, res != NULL ? res : &ignored);
+    /* a call not told it need not renew did (the time taken before the
+     * call: the key was renewed no earlier than that); one told so may not
+     * have, and must not push the time on */
+    if (q->redis && !req->num2 &&
+        (r == 0 || r == MPROC_EEMPTY || r == MPROC_EFULL || r == MPROC_ETIMEDOUT || r == MPROC_EOVERFLOW))
+        q->renewed = t;
     pthread_mutex_unlock(&q->lock);
     return r;
 }

@@ -45,8 +45,10 @@
  * "mproc:queue:{NAME}:", the consumer id, the liveness TTL in ms, and the
  * operation's argument. Other consumers' keys are built from the prefix:
  * they share the hash tag, so they are in the same cluster slot.
- * Every operation but close renews this consumer's liveness first, so the
- * reaper never takes the caller's own items. Lua's false is Redis's nil;
+ * Every operation but close renews this consumer's liveness first (unless
+ * the TTL is "0": the handle renewed it less than half a slice ago, so it
+ * has most of its TTL left), so the reaper never takes the caller's own
+ * items. Lua's false is Redis's nil;
  * an empty string item is a true value in Lua. */
 static const char script_text[] =
     "local items, meta, consumers, proc, live = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
@@ -80,8 +82,10 @@ static const char script_text[] =
     "  redis.call('SREM', consumers, id)\n"
     "  return 0\n"
     "end\n"
-    "redis.call('SET', live, '1', 'PX', ttl)\n"
-    "redis.call('SADD', consumers, id)\n"
+    "if ttl ~= '0' then\n"
+    "  redis.call('SET', live, '1', 'PX', ttl)\n"
+    "  redis.call('SADD', consumers, id)\n"
+    "end\n"
     "if op == 'open' then\n"
     "  return 0\n"
     "elseif op == 'put' then\n"
@@ -158,14 +162,17 @@ static void make_keys(struct qkeys *ks, const mproc__mgr_req_t *q)
 
 /* The script's operation op with argument arg[alen], before deadline:
  * EVALSHA, or EVAL when the server does not have the script yet (a new
- * server, a failover). 0 with *reply (maybe an error reply), or a negative
- * code. */
-static int run_script(mproc__redis_t *r, const struct qkeys *ks, const mproc__mgr_req_t *q, const char *op,
-                      const void *arg, size_t alen, redisReply **reply, double deadline)
+ * server, a failover). fresh: the handle renewed its liveness moments ago
+ * (the request's num2, from queue.c), so the script need not. 0 with
+ * *reply (maybe an error reply), or a negative code. */
+static int run_script(mproc__redis_t *r, const struct qkeys *ks, const mproc__mgr_req_t *q, int fresh,
+                      const char *op, const void *arg, size_t alen, redisReply **reply, double deadline)
 {
     pthread_once(&sha_once, compute_sha);
-    char ttl[24];
-    size_t ttllen = (size_t)snprintf(ttl, sizeof ttl, "%d", MPROC__REDIS_QUEUE_TTL_MS);
+    char ttl[24] = "0";
+    size_t ttllen = 1;
+    if (!fresh)
+        ttllen = (size_t)snprintf(ttl, sizeof ttl, "%d", MPROC__REDIS_QUEUE_TTL_MS);
     const char *argv[3 + NKEYS + 5] = { "EVALSHA", script_sha, "5" };
     size_t len[3 + NKEYS + 5] = { 7, 40, 1 };
     for (int i = 0; i < NKEYS; i++) {
@@ -201,11 +208,11 @@ static int reply_error(const redisReply *rep)
 }
 
 /* One script call whose reply is an integer into *out. */
-static int script_integer(mproc__redis_t *r, const struct qkeys *ks, const mproc__mgr_req_t *q, const char *op,
-                          const void *arg, size_t alen, long long *out)
+static int script_integer(mproc__redis_t *r, const struct qkeys *ks, const mproc__mgr_req_t *q, int fresh,
+                          const char *op, const void *arg, size_t alen, long long *out)
 {
     redisReply *rep;
-    int rc = run_script(r, ks, q, op, arg, alen, &rep, mproc__monotonic() + CALL_BOUND);
+    int rc = run_script(r, ks, q, fresh, op, arg, alen, &rep, mproc__monotonic() + CALL_BOUND);
     if (rc != 0)
         return rc;
     if (rep->type == REDIS_REPLY_ERROR)
@@ -242,9 +249,9 @@ static int poll_until(mproc__redis_t *r, const struct qkeys *ks, const mproc__mg
 {
     double deadline = mproc__monotonic() + (q->timeout > 0 ? q->timeout : 0);
     double pause = POLL_MIN;
-    for (;;) {
+    for (int fresh = q->num2 != 0;; fresh = 0) {
         long long got;
-        int rc = script_integer(r, ks, q, op, arg, alen, &got);
+        int rc = script_integer(r, ks, q, fresh, op, arg, alen, &got);
         if (rc != 0)
             return rc;
         if (got == want)
@@ -266,9 +273,25 @@ static int poll_until(mproc__redis_t *r, const struct qkeys *ks, const mproc__mg
 static int queue_get(mproc__redis_t *r, const struct qkeys *ks, const mproc__mgr_req_t *q, mproc__mgr_res_t *res)
 {
     double deadline = mproc__monotonic() + (q->timeout > 0 ? q->timeout : 0);
+    redisReply *rep;
+    if (q->num2 != 0) {
+        /* renewed moments ago: a plain LMOVE (the common case of a busy
+         * queue, as cheap as a raw RPOP); the script when it finds nothing */
+        const char *argv[] = { "LMOVE", ks->k[K_ITEMS], ks->k[K_PROC], "LEFT", "RIGHT" };
+        size_t len[] = { 5, ks->len[K_ITEMS], ks->len[K_PROC], 4, 5 };
+        int rc = mproc__redis_run(r, ks->k[K_ITEMS], ks->len[K_ITEMS], 5, argv, len, &rep,
+                                  mproc__monotonic() + CALL_BOUND);
+        if (rc != 0)
+            return rc;
+        if (rep->type != REDIS_REPLY_NIL) {
+            rc = rep->type == REDIS_REPLY_ERROR ? reply_error(rep) : mproc__redis_take_string(rep, res->val, res->vlen);
+            freeReplyObject(rep);
+            return rc;
+        }
+        freeReplyObject(rep);
+    }
     for (;;) {
-        redisReply *rep;
-        int rc = run_script(r, ks, q, "get", "1", 1, &rep, mproc__monotonic() + CALL_BOUND);
+        int rc = run_script(r, ks, q, 0, "get", "1", 1, &rep, mproc__monotonic() + CALL_BOUND);
         double l = left(q->timeout, deadline);
         if (rc == 0 && rep->type == REDIS_REPLY_NIL && q->timeout != 0 && l > 0) {
             freeReplyObject(rep);
@@ -314,28 +337,28 @@ int mproc__redis_queue_call(mproc__redis_t *r, const mproc__mgr_req_t *q, mproc_
             if (mproc__redis_slot(ks.k[i], ks.len[i]) != mproc__redis_slot(ks.k[0], ks.len[0]))
                 return MPROC_EINVAL;
         rc = snprintf(num, sizeof num, "%llu", (unsigned long long)q->num);
-        return script_integer(r, &ks, q, "open", num, (size_t)rc, NULL);
+        return script_integer(r, &ks, q, 0, "open", num, (size_t)rc, NULL);
     case MPROC__OP_QUEUE_PUT:
         rc = poll_until(r, &ks, q, "put", q->val, q->vlen, 1);
         return rc < 0 ? rc : rc == 1 ? 0 : MPROC_EFULL;
     case MPROC__OP_QUEUE_GET:
         return queue_get(r, &ks, q, res);
     case MPROC__OP_QUEUE_TASK_DONE:
-        return script_integer(r, &ks, q, "done", NULL, 0, NULL);
+        return script_integer(r, &ks, q, q->num2 != 0, "done", NULL, 0, NULL);
     case MPROC__OP_QUEUE_JOIN:
         rc = poll_until(r, &ks, q, "join", NULL, 0, 0);
         return rc < 0 ? rc : rc == 1 ? 0 : MPROC_ETIMEDOUT;
     case MPROC__OP_QUEUE_QSIZE: {
         long long n = 0;
-        rc = script_integer(r, &ks, q, "qsize", NULL, 0, &n);
+        rc = script_integer(r, &ks, q, q->num2 != 0, "qsize", NULL, 0, &n);
         if (rc == 0)
             res->num = n;
         return rc;
     }
     case MPROC__OP_QUEUE_KEEPALIVE:
-        return script_integer(r, &ks, q, "keep", NULL, 0, NULL);
+        return script_integer(r, &ks, q, 0, "keep", NULL, 0, NULL);
     case MPROC__OP_QUEUE_RELEASE:
-        return script_integer(r, &ks, q, "close", NULL, 0, NULL);
+        return script_integer(r, &ks, q, 0, "close", NULL, 0, NULL);
     default:
         return MPROC_EINVAL;
     }
