@@ -89,9 +89,9 @@ enum { MPROC__OP_QUEUE_KEEPALIVE = 0x6e, MPROC__OP_QUEUE_RELEASE = 0x6f };
 #define MPROC__REDIS_QUEUE_SLICE 1.0
 /* One queue operation (MPROC__REDIS_QUEUE_OP(q->op)); q->key is the
  * handle's consumer id; q->num2 != 0 says the handle renewed its liveness
- * less than MPROC__REDIS_QUEUE_FRESH seconds ago (so this call need not: a
- * get then tries a plain LMOVE first). Every call but a get with num2 set
- * renews it. A call waits at most its timeout plus the usual bound of one
+ * less than MPROC__REDIS_QUEUE_FRESH seconds ago, so this call need not
+ * (the key has most of its TTL left; a get then tries a plain LMOVE first).
+ * A call with num2 0 renews it. A call waits at most its timeout plus the usual bound of one
  * round trip. 0 or a negative code. */
 #define MPROC__REDIS_QUEUE_FRESH 0.5
 int mproc__redis_queue_call(mproc__redis_t *r, const mproc__mgr_req_t *q, mproc__mgr_res_t *res);
