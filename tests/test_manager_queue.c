@@ -169,6 +169,44 @@ START_TEST(timeouts_within_bounds)
 }
 END_TEST
 
+/* put on a full queue: blocked until a get makes room (on Redis, by polling) */
+static int full_putter(void *arg)
+{
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, arg, 1, &q) != 0)
+        return 2;
+    if (mproc_rqueue_put(q, "second", 6, 30) != 0)
+        return 3;
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+START_TEST(blocked_put_completes_when_room_comes)
+{
+    ON_BACKEND();
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "room", 1, &q), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "first", 5, 0), 0);
+    pid_t p = fork_child(full_putter, "room");
+    ck_assert(wait_sleeping(p, 10));
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    void *d;
+    size_t len;
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, 0), 0);
+    ck_assert_uint_eq(len, 5);
+    free(d);
+    ck_assert_int_eq(wait_child(p, 30), 0);
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, 5), 0);
+    ck_assert_uint_eq(len, 6);
+    ck_assert_int_eq(memcmp(d, "second", 6), 0);
+    free(d);
+    mproc_rqueue_close(q);
+    stop_backend();
+}
+END_TEST
+
 /* consumer: gets ints until a negative one, task_done on each */
 static int consumer(void *arg)
 {
@@ -684,6 +722,7 @@ int main(void)
      * cluster adds something (routing: the basic test and a redelivery) */
     tcase_add_loop_test(tc, fifo_bounds_and_errors, 0, BACKENDS);
     tcase_add_loop_test(tc, timeouts_within_bounds, 0, ON_REDIS_CLUSTER);
+    tcase_add_loop_test(tc, blocked_put_completes_when_room_comes, 0, ON_REDIS_CLUSTER);
     tcase_add_loop_test(tc, join_with_four_consumers, 0, ON_REDIS_CLUSTER);
     tcase_add_loop_test(tc, killed_consumer_item_redelivered, 0, BACKENDS);
     tcase_add_loop_test(tc, random_kills_lose_nothing, 0, ON_REDIS_CLUSTER);
