@@ -20,7 +20,7 @@ echo "== connections (bench/bench_conn) =="
 "$builddir/bench/bench_conn" || exit 1
 echo "== Manager (bench/bench_manager) =="
 "$builddir/bench/bench_manager" || exit 1
-echo "== Manager queues (bench/bench_rqueue) =="
+echo "== Manager queues on mproc's server and on Redis, next to a raw Redis LPUSH/BRPOP loop (bench/bench_rqueue) =="
 "$builddir/bench/bench_rqueue" || exit 1
 if [ -x "$builddir/bench/bench_redis" ]; then
     echo "== Manager on Redis (bench/bench_redis) =="

@@ -5,7 +5,10 @@
  * never acknowledged it, so the Manager hands the job to another worker:
  * no job is lost (Python's Manager().Queue() would lose it).
  *
- *   queue_workers                     the whole demo in one run
+ *   queue_workers [ADDRESS]           the whole demo in one run: on a Manager
+ *                                     of its own, or on the one at ADDRESS (a
+ *                                     `mproc manager` daemon, or Redis:
+ *                                     "redis://127.0.0.1:6379")
  *   queue_workers worker ADDRESS      one worker (runs until the stop job)
  *   queue_workers produce ADDRESS N   N jobs, waits for them, prints the count,
  *                                     then stops N workers */
@@ -103,13 +106,15 @@ static int produce(mproc_manager_t *m, int stops)
     return 0;
 }
 
-static pid_t spawn(mproc_manager_t *m, int report)
+/* A worker process that attaches to m's address, as one on another
+ * machine would. */
+static pid_t spawn(mproc_manager_t *m, const char *address, int report)
 {
-    size_t keylen;
-    const void *key = mproc_manager_authkey(m, &keylen);
+    size_t keylen = 0;
+    const void *key = address == NULL ? mproc_manager_authkey(m, &keylen) : NULL;
     pid_t pid = fork();
     if (pid == 0)
-        _exit(worker(mproc_manager_address(m), key, keylen, report));
+        _exit(worker(address != NULL ? address : mproc_manager_address(m), key, keylen, report));
     return pid;
 }
 
@@ -125,18 +130,22 @@ int main(int argc, char **argv)
         mproc_manager_close(m);
         return r;
     }
-    if (argc != 1) {
-        fprintf(stderr, "usage: queue_workers [worker ADDRESS | produce ADDRESS WORKERS]\n");
+    if (argc > 2) {
+        fprintf(stderr, "usage: queue_workers [ADDRESS | worker ADDRESS | produce ADDRESS WORKERS]\n");
         return 2;
     }
+    const char *address = argc == 2 ? argv[1] : NULL;
     mproc_manager_t *m;
-    if (mproc_manager_start(&m, NULL, NULL, 0) != 0)
+    int r = address != NULL ? mproc_manager_connect(&m, address, NULL, 0) : mproc_manager_start(&m, NULL, NULL, 0);
+    if (r != 0) {
+        fprintf(stderr, "queue_workers: %s\n", mproc_strerror(r));
         return 1;
+    }
     int fds[2];
     if (pipe(fds) != 0)
         return 1;
-    pid_t victim = spawn(m, fds[1]); /* reports its jobs: it is killed in its third */
-    pid_t others[2] = { spawn(m, -1), spawn(m, -1) };
+    pid_t victim = spawn(m, address, fds[1]); /* reports its jobs: it is killed in its third */
+    pid_t others[2] = { spawn(m, address, -1), spawn(m, address, -1) };
     pid_t prod = fork();
     if (prod == 0)
         _exit(produce(m, 3));
@@ -148,7 +157,7 @@ int main(int argc, char **argv)
     waitpid(victim, NULL, 0);
     printf("worker killed in the middle of job %d; a new worker takes its place\n", job);
     fflush(stdout);
-    pid_t replacement = spawn(m, -1);
+    pid_t replacement = spawn(m, address, -1);
     int status, ok = 1;
     waitpid(prod, &status, 0);
     ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -158,6 +167,9 @@ int main(int argc, char **argv)
         ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     printf("every job done, the killed worker's job %d too\n", job);
-    mproc_manager_shutdown(m);
+    if (address != NULL)
+        mproc_manager_close(m); /* the server (or Redis) runs on */
+    else
+        mproc_manager_shutdown(m);
     return ok ? 0 : 1;
 }

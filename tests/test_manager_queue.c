@@ -1,6 +1,12 @@
-/* Manager queues on mproc's server: FIFO, bounds, timeouts, join, and
- * at-least-once delivery when consumers are killed holding items. */
+/* Manager queues on every backend (one test body each: mproc's server, a
+ * standalone Redis, a Redis Cluster): FIFO, bounds, timeouts, join, and
+ * at-least-once delivery when consumers are killed holding items. Then what
+ * only one backend has: the daemon's journal; Redis's key layout, types and
+ * liveness. */
+#include "config.h"
+
 #include "helpers.h"
+#include "daemon.h"
 
 #include <mproc.h>
 
@@ -11,14 +17,50 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef HAVE_HIREDIS
+#include "redis_helpers.h"
+#endif
+
 static mproc_manager_t *m;
 
-static void setup(void)
-{
-    ck_assert_int_eq(mproc_manager_start(&m, NULL, NULL, 0), 0);
-}
+enum { ON_MPROC, ON_REDIS, ON_REDIS_CLUSTER, BACKENDS };
+static const char *const backend_name[BACKENDS] = { "mproc's server", "Redis on TCP with a password",
+                                                    "a Redis Cluster" };
+static int on; /* the backend of the running test */
+#ifdef HAVE_HIREDIS
+static test_redis_t redis[BACKENDS]; /* started by main, stopped at exit */
+static int redis_up[BACKENDS];
+#endif
 
-static void teardown(void)
+/* Connects m to backend b, emptied; 0 (with a message) if b is not there. */
+static int start_backend(int b)
+{
+    on = b;
+    if (b == ON_MPROC) {
+        ck_assert_int_eq(mproc_manager_start(&m, NULL, NULL, 0), 0);
+        return 1;
+    }
+#ifdef HAVE_HIREDIS
+    if (!redis_up[b]) {
+        fprintf(stderr, "test_manager_queue: skipped on %s: redis-server not available\n", backend_name[b]);
+        return 0;
+    }
+    ck_assert_int_eq(redis_flush(&redis[b]), 0);
+    const char *pw = redis[b].password;
+    ck_assert_int_eq(mproc_manager_connect(&m, redis[b].address, pw[0] ? pw : NULL, strlen(pw)), 0);
+    return 1;
+#else
+    fprintf(stderr, "test_manager_queue: skipped on %s: built without hiredis\n", backend_name[b]);
+    return 0;
+#endif
+}
+#define ON_BACKEND()                                                                         \
+    do {                                                                                     \
+        if (!start_backend(_i))                                                              \
+            return;                                                                          \
+    } while (0)
+
+static void stop_backend(void)
 {
     ck_assert_int_eq(mproc_manager_shutdown(m), 0);
 }
@@ -41,6 +83,7 @@ static int get_int(mproc_rqueue_t *q, int *v, double timeout)
 
 START_TEST(fifo_bounds_and_errors)
 {
+    ON_BACKEND();
     mproc_rqueue_t *q;
     ck_assert_int_eq(mproc_manager_queue(m, "", 0, &q), MPROC_EINVAL);
     ck_assert_int_eq(mproc_manager_queue(m, "fifo", 2, &q), 0);
@@ -86,12 +129,20 @@ START_TEST(fifo_bounds_and_errors)
     ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
     ck_assert_int_eq(mproc_rqueue_join(q, 0), 0);
     ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, NAN), MPROC_EINVAL);
+    /* a later open keeps the first one's maxsize */
+    ck_assert_int_eq(mproc_manager_queue(m, "fifo", 0, &q2), 0);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(mproc_rqueue_put(q2, "y", 1, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q2, "y", 1, 0), MPROC_EFULL);
+    mproc_rqueue_close(q2);
     mproc_rqueue_close(q);
+    stop_backend();
 }
 END_TEST
 
 START_TEST(timeouts_within_bounds)
 {
+    ON_BACKEND();
     mproc_rqueue_t *q;
     ck_assert_int_eq(mproc_manager_queue(m, "timeouts", 1, &q), 0);
     void *d;
@@ -114,6 +165,45 @@ START_TEST(timeouts_within_bounds)
     ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
     ck_assert_int_eq(mproc_rqueue_join(q, 1), 0);
     mproc_rqueue_close(q);
+    stop_backend();
+}
+END_TEST
+
+/* put on a full queue: blocked until a get makes room (on Redis, by polling) */
+static int full_putter(void *arg)
+{
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, arg, 1, &q) != 0)
+        return 2;
+    if (mproc_rqueue_put(q, "second", 6, 30) != 0)
+        return 3;
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+START_TEST(blocked_put_completes_when_room_comes)
+{
+    ON_BACKEND();
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "room", 1, &q), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "first", 5, 0), 0);
+    pid_t p = fork_child(full_putter, "room");
+    ck_assert(wait_sleeping(p, 10));
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    void *d;
+    size_t len;
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, 0), 0);
+    ck_assert_uint_eq(len, 5);
+    free(d);
+    ck_assert_int_eq(wait_child(p, 30), 0);
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, 5), 0);
+    ck_assert_uint_eq(len, 6);
+    ck_assert_int_eq(memcmp(d, "second", 6), 0);
+    free(d);
+    mproc_rqueue_close(q);
+    stop_backend();
 }
 END_TEST
 
@@ -138,6 +228,7 @@ static int consumer(void *arg)
 
 START_TEST(join_with_four_consumers)
 {
+    ON_BACKEND();
     mproc_rqueue_t *q;
     ck_assert_int_eq(mproc_manager_queue(m, "join4", 0, &q), 0);
     pid_t c[4];
@@ -156,6 +247,7 @@ START_TEST(join_with_four_consumers)
     ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
     ck_assert_uint_eq(n, 0);
     mproc_rqueue_close(q);
+    stop_backend();
 }
 END_TEST
 
@@ -194,6 +286,7 @@ static int waiter(void *arg)
 
 START_TEST(killed_consumer_item_redelivered)
 {
+    ON_BACKEND();
     ck_assert_int_eq(pipe(fds), 0);
     mproc_rqueue_t *q;
     ck_assert_int_eq(mproc_manager_queue(m, "redeliver", 0, &q), 0);
@@ -215,6 +308,7 @@ START_TEST(killed_consumer_item_redelivered)
     close(fds[0]);
     close(fds[1]);
     mproc_rqueue_close(q);
+    stop_backend();
 }
 END_TEST
 
@@ -268,6 +362,7 @@ static int soak_consumer(void *arg)
 
 START_TEST(random_kills_lose_nothing)
 {
+    ON_BACKEND();
     sk = shared_alloc(sizeof *sk);
     for (int i = 0; i < CONSUMERS * (KILLS + 1); i++)
         sk->holding[i] = -1;
@@ -303,6 +398,7 @@ START_TEST(random_kills_lose_nothing)
         ck_assert_msg(sk->done[i] == 1 || killed_holding[i], "item %d done %d times", i, sk->done[i]);
     }
     mproc_rqueue_close(q);
+    stop_backend();
 }
 END_TEST
 
@@ -333,6 +429,7 @@ static int cmp_double(const void *a, const void *b)
 
 START_TEST(blocked_get_wakes_at_once)
 {
+    ON_BACKEND();
     wk = shared_alloc(sizeof *wk);
     mproc_rqueue_t *q;
     ck_assert_int_eq(mproc_manager_queue(m, "wake", 0, &q), 0);
@@ -351,6 +448,7 @@ START_TEST(blocked_get_wakes_at_once)
     /* a generous bound: a polling client (Python's 0.1 s) would miss it */
     ck_assert(lat[10] < 0.05);
     mproc_rqueue_close(q);
+    stop_backend();
 }
 END_TEST
 
@@ -358,35 +456,13 @@ END_TEST
 
 static char jdir[64], jfile[128], jaddr[96];
 
-static pid_t daemon_start(void)
+/* a small rewrite threshold: the journal is compacted mid-run, so a
+ * restart replays a snapshot holding queues, then records */
+static pid_t journal_daemon(void)
 {
-    const char *tool = getenv("MPROC_TOOL");
-    ck_assert_ptr_nonnull(tool);
-    int out[2];
-    ck_assert_int_eq(pipe(out), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        /* a small rewrite threshold: the journal is compacted mid-run, so a
-         * restart replays a snapshot holding queues, then records */
-        const char *argv[] = { "mproc", "manager", "--listen", jaddr, "--journal", jfile,
-                               "--fsync", "always", "--rewrite-min", "4096", NULL };
-        execv(tool, (char **)argv);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[256];
-    struct pollfd pfd = { out[0], POLLIN, 0 };
-    ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
-    ssize_t got = read(out[0], line, sizeof line - 1);
-    close(out[0]);
-    ck_assert_int_gt(got, 0);
-    line[got] = '\0';
-    ck_assert_ptr_nonnull(strstr(line, "listening on"));
-    return pid;
+    const char *args[] = { "--listen", jaddr, "--journal", jfile, "--fsync", "always",
+                           "--rewrite-min", "4096", NULL };
+    return daemon_start(args, 0);
 }
 
 static void expect_items(mproc_rqueue_t *q, int from, int to)
@@ -404,7 +480,7 @@ START_TEST(journal_keeps_queues_across_sigkill)
     ck_assert_ptr_nonnull(mkdtemp(jdir));
     snprintf(jfile, sizeof jfile, "%s/journal", jdir);
     snprintf(jaddr, sizeof jaddr, "@%s", test_name("qjournal"));
-    pid_t d = daemon_start();
+    pid_t d = journal_daemon();
     mproc_manager_t *jm;
     mproc_rqueue_t *q;
     ck_assert_int_eq(mproc_manager_connect(&jm, jaddr, NULL, 0), 0);
@@ -418,7 +494,7 @@ START_TEST(journal_keeps_queues_across_sigkill)
     mproc_rqueue_close(q);
     mproc_manager_close(jm);
 
-    d = daemon_start();
+    d = journal_daemon();
     ck_assert_int_eq(mproc_manager_connect(&jm, jaddr, NULL, 0), 0);
     ck_assert_int_eq(mproc_manager_queue(jm, "jq", 0, &q), 0);
     size_t n;
@@ -432,7 +508,7 @@ START_TEST(journal_keeps_queues_across_sigkill)
     mproc_rqueue_close(q);
     mproc_manager_close(jm);
 
-    d = daemon_start();
+    d = journal_daemon();
     ck_assert_int_eq(mproc_manager_connect(&jm, jaddr, NULL, 0), 0);
     ck_assert_int_eq(mproc_manager_queue(jm, "jq", 0, &q), 0);
     ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
@@ -456,20 +532,210 @@ START_TEST(journal_keeps_queues_across_sigkill)
 }
 END_TEST
 
+/* ---- Redis only: the documented layout, types, liveness ---- */
+
+#ifdef HAVE_HIREDIS
+/* A command on the current Redis backend, on the node holding key. */
+#define ADMIN(out, key, ...)                                                                 \
+    ck_assert_int_eq(redis_admin(&redis[on], (key), (out), sizeof(out), __VA_ARGS__), 0)
+
+/* What docs/redis-layout.md promises another language's worker: the items
+ * list, the meta hash, the consumer set, the processing list and liveness
+ * key of each consumer; and a worker speaking only those commands (and the
+ * same script) shares the queue. */
+START_TEST(redis_layout_is_as_documented)
+{
+    ON_BACKEND();
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "lay}out", 7, &q), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "a", 1, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "b", 1, 0), 0);
+    char out[512];
+    ADMIN(out, "mproc:queue:{lay}out}:items", "LRANGE mproc:queue:{lay}out}:items 0 -1");
+    ck_assert_str_eq(out, "a\nb");
+    ADMIN(out, "mproc:queue:{lay}out}:meta", "HGET mproc:queue:{lay}out}:meta maxsize");
+    ck_assert_str_eq(out, "7");
+    ADMIN(out, "mproc:queue:{lay}out}:meta", "HGET mproc:queue:{lay}out}:meta unfinished");
+    ck_assert_str_eq(out, "2");
+    void *d;
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0), 0);
+    free(d);
+    /* the one consumer: its processing list holds "a", its liveness key has a TTL */
+    char id[64];
+    ADMIN(id, "mproc:queue:{lay}out}:consumers", "SMEMBERS mproc:queue:{lay}out}:consumers");
+    ck_assert_uint_eq(strlen(id), 32);
+    ADMIN(out, "mproc:queue:{lay}out}:items", "LRANGE mproc:queue:{lay}out}:proc:%s 0 -1", id);
+    ck_assert_str_eq(out, "a");
+    ADMIN(out, "mproc:queue:{lay}out}:items", "PTTL mproc:queue:{lay}out}:live:%s", id);
+    long ttl = atol(out);
+    ck_assert(ttl > 0 && ttl <= 5000);
+    /* a foreign worker: takes "b" by hand, as the document says, then dies
+     * (its liveness key expires at once): b is back at the front */
+    ADMIN(out, "mproc:queue:{lay}out}:items", "SADD mproc:queue:{lay}out}:consumers foreign");
+    ADMIN(out, "mproc:queue:{lay}out}:items",
+          "LMOVE mproc:queue:{lay}out}:items mproc:queue:{lay}out}:proc:foreign LEFT RIGHT");
+    ck_assert_str_eq(out, "b");
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0); /* reaps: no live:foreign */
+    ck_assert_uint_eq(n, 1);
+    ADMIN(out, "mproc:queue:{lay}out}:items", "SISMEMBER mproc:queue:{lay}out}:consumers foreign");
+    ck_assert_str_eq(out, "0");
+    ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ADMIN(out, "mproc:queue:{lay}out}:meta", "HGET mproc:queue:{lay}out}:meta unfinished");
+    ck_assert_str_eq(out, "1");
+    /* close: the handle's consumer is gone, its items back at once */
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0), 0);
+    free(d);
+    mproc_rqueue_close(q);
+    ADMIN(out, "mproc:queue:{lay}out}:items", "LRANGE mproc:queue:{lay}out}:items 0 -1");
+    ck_assert_str_eq(out, "b");
+    ADMIN(out, "mproc:queue:{lay}out}:items", "EXISTS mproc:queue:{lay}out}:live:%s", id);
+    ck_assert_str_eq(out, "0");
+    ADMIN(out, "mproc:queue:{lay}out}:items", "SCARD mproc:queue:{lay}out}:consumers");
+    ck_assert_str_eq(out, "0");
+    stop_backend();
+}
+END_TEST
+
+/* A key of another type: MPROC_ETYPE at open, and nothing changed. A name
+ * whose braces defeat the hash tag cannot be a queue on a cluster. */
+START_TEST(redis_wrong_types_and_names)
+{
+    ON_BACKEND();
+    char out[256];
+    ADMIN(out, "mproc:queue:{t}:items", "SET mproc:queue:{t}:items text");
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "t", 3, &q), MPROC_ETYPE);
+    ADMIN(out, "mproc:queue:{t}:items", "EXISTS mproc:queue:{t}:meta");
+    ck_assert_str_eq(out, "0");
+    ADMIN(out, "mproc:queue:{t}:items", "SCARD mproc:queue:{t}:consumers");
+    ck_assert_str_eq(out, "0");
+    ADMIN(out, "mproc:queue:{t}:items", "GET mproc:queue:{t}:items");
+    ck_assert_str_eq(out, "text");
+    int r = mproc_manager_queue(m, "}x", 0, &q);
+    if (on == ON_REDIS_CLUSTER) {
+        ck_assert_int_eq(r, MPROC_EINVAL);
+    } else {
+        ck_assert_int_eq(r, 0);
+        ck_assert_int_eq(mproc_rqueue_put(q, "z", 1, 0), 0);
+        mproc_rqueue_close(q);
+    }
+    stop_backend();
+}
+END_TEST
+
+/* A consumer that lives keeps its item past the liveness TTL (5 s): its
+ * handle's thread renews the key while the process does nothing with it. */
+static int idle_holder(void *arg)
+{
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, arg, 0, &q) != 0)
+        return 2;
+    void *d;
+    if (mproc_rqueue_get(q, &d, NULL, 5) != 0)
+        return 3;
+    free(d);
+    if (write(fds[1], "g", 1) != 1)
+        return 4;
+    char c;
+    if (read(fds[0], &c, 1) != 1) /* the parent says when */
+        return 5;
+    if (mproc_rqueue_task_done(q) != 0)
+        return 6;
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+START_TEST(redis_live_consumer_keeps_its_item_past_the_ttl)
+{
+    ON_BACKEND();
+    int up[2], down[2];
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    fds[0] = down[0];
+    fds[1] = up[1];
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "keep", 0, &q), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "k", 1, 0), 0);
+    pid_t h = fork_child(idle_holder, "keep");
+    char c;
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    /* longer than the TTL with nobody calling anything on the holder's handle,
+     * while this one reaps (a get that waits, in slices) */
+    void *d;
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 5.0 + 2.0), MPROC_EEMPTY);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(write(down[1], "x", 1), 1);
+    ck_assert_int_eq(wait_child(h, 30), 0);
+    ck_assert_int_eq(mproc_rqueue_join(q, 5), 0);
+    mproc_rqueue_close(q);
+    close(up[0]);
+    close(up[1]);
+    close(down[0]);
+    close(down[1]);
+    stop_backend();
+}
+END_TEST
+#endif
+
+#ifdef HAVE_HIREDIS
+static pid_t main_pid;
+
+static void stop_redis(void)
+{
+    if (getpid() != main_pid)
+        return; /* a test's child exiting: the servers are not its own */
+    for (int b = ON_REDIS; b < BACKENDS; b++)
+        redis_stop(&redis[b]);
+}
+
+/* The Redis servers every test shares: started once, emptied before each
+ * test, stopped at exit whatever the tests did. */
+static void start_redis(void)
+{
+    main_pid = getpid();
+    if (!redis_available()) {
+        fprintf(stderr, "test_manager_queue: redis-server not found: the Redis variants are skipped\n");
+        return;
+    }
+    atexit(stop_redis);
+    redis_up[ON_REDIS] = redis_start(&redis[ON_REDIS], 0, "pass word") == 0;
+    redis_up[ON_REDIS_CLUSTER] = redis_start_cluster(&redis[ON_REDIS_CLUSTER], 3) == 0;
+}
+#endif
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+#ifdef HAVE_HIREDIS
+    start_redis();
+#else
+    fprintf(stderr, "test_manager_queue: built without hiredis: the Redis variants are skipped\n");
+#endif
     Suite *s = suite_create("manager_queue");
-    TCase *tc = tcase_create("server");
+    TCase *tc = tcase_create("backends");
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, fifo_bounds_and_errors);
-    tcase_add_test(tc, timeouts_within_bounds);
-    tcase_add_test(tc, join_with_four_consumers);
-    tcase_add_test(tc, killed_consumer_item_redelivered);
-    tcase_add_test(tc, random_kills_lose_nothing);
-    tcase_add_test(tc, blocked_get_wakes_at_once);
+    /* every body on every backend; the long ones (joins of many
+     * processes, the soak, the latency) on the cluster only where the
+     * cluster adds something (routing: the basic test and a redelivery) */
+    tcase_add_loop_test(tc, fifo_bounds_and_errors, 0, BACKENDS);
+    tcase_add_loop_test(tc, timeouts_within_bounds, 0, ON_REDIS_CLUSTER);
+    tcase_add_loop_test(tc, blocked_put_completes_when_room_comes, 0, ON_REDIS_CLUSTER);
+    tcase_add_loop_test(tc, join_with_four_consumers, 0, ON_REDIS_CLUSTER);
+    tcase_add_loop_test(tc, killed_consumer_item_redelivered, 0, BACKENDS);
+    tcase_add_loop_test(tc, random_kills_lose_nothing, 0, ON_REDIS_CLUSTER);
+    tcase_add_loop_test(tc, blocked_get_wakes_at_once, 0, ON_REDIS_CLUSTER);
     suite_add_tcase(s, tc);
+#ifdef HAVE_HIREDIS
+    TCase *tr = tcase_create("redis");
+    tcase_set_timeout(tr, 120);
+    tcase_add_loop_test(tr, redis_layout_is_as_documented, ON_REDIS, BACKENDS);
+    tcase_add_loop_test(tr, redis_wrong_types_and_names, ON_REDIS, BACKENDS);
+    tcase_add_loop_test(tr, redis_live_consumer_keeps_its_item_past_the_ttl, ON_REDIS, ON_REDIS + 1);
+    suite_add_tcase(s, tr);
+#endif
     TCase *tj = tcase_create("journal");
     tcase_set_timeout(tj, 120);
     tcase_add_test(tj, journal_keeps_queues_across_sigkill);

@@ -197,15 +197,21 @@ MPROC_API void mproc_list_close(mproc_list_t *l);
 MPROC_API int mproc_manager_shm(mproc_manager_t *m, mproc_shm_t **blk, size_t size);
 
 /* ---- Manager queues (Manager().Queue() / JoinableQueue) ----
- * Named FIFO queues of byte strings (empty ones too) held by the Manager.
- * Timeouts as everywhere in mproc (common.h): < 0 waits without limit, 0
- * tries once. A blocked get or put waits on the server, which answers as
- * soon as an item (or room) arrives, or at the deadline: the client polls
- * nothing. Each queue handle has a connection of its own, so a blocked call
+ * Named FIFO queues of byte strings (empty ones too) held by the Manager,
+ * on mproc's server and on Redis. Timeouts as everywhere in mproc
+ * (common.h): < 0 waits without limit, 0 tries once. On mproc's server a
+ * blocked get or put waits on the server, which answers as soon as an item
+ * (or room) arrives, or at the deadline: the client polls nothing. On Redis
+ * a blocked get waits in BLMOVE (woken as soon as an item arrives); a put on
+ * a full queue and join poll, with a pause growing from 1 to 50 ms (Redis
+ * has no blocking push), so room or completion is seen within 50 ms; a
+ * blocking call ends at most 10 s (one round trip's bound) past its timeout.
+ * Each queue handle has a connection of its own, so a blocked call
  * holds up neither the Manager handle nor other queues; one call at a time
  * per queue handle (calls from several threads take turns). A child forked
  * after the handle was made gets its own connection on its first call, and
- * none of the parent's unacknowledged items.
+ * none of the parent's unacknowledged items (on Redis: a consumer id of its
+ * own, and a thread of its own that keeps it alive).
  *
  * Delivery is at least once: an item got by a process that dies (or whose
  * handle closes) before its task_done goes back to the front of the queue,
@@ -216,15 +222,30 @@ MPROC_API int mproc_manager_shm(mproc_manager_t *m, mproc_shm_t **blk, size_t si
  * journal (mproc_manager_opts_t.journal, `mproc manager --journal`) queues
  * survive a restart, even after SIGKILL: every put, get and task_done is
  * recorded before its reply, and the items that were got and not
- * acknowledged are back at the front of their queue. Not yet on Redis:
- * MPROC_ENOTSUP there. */
+ * acknowledged are back at the front of their queue.
+ *
+ * On Redis (docs/redis-layout.md, "Queues": the keys and scripts, so that a
+ * worker in another language can join): the reliable-queue pattern. Each
+ * handle is a consumer with a random id, a processing list that a get moves
+ * the item into, and a liveness key with a 5 s TTL that every call renews
+ * and that a thread of the handle renews every second while the handle is
+ * idle (so a live consumer keeps its items however long). When a consumer's
+ * process dies the key expires, and the next reap by any handle of the queue
+ * (each does one every second, a blocked get between its 1 s waits, join
+ * and qsize at every call) returns its items to the front: redelivery within
+ * about 6 s of the death. A process stopped for longer than the TTL counts
+ * as dead too (its items are redelivered: at least once). Close returns the
+ * handle's items at once. Every operation is one Lua script, atomic on the
+ * server; a queue's keys share one cluster slot. */
 typedef struct mproc_rqueue mproc_rqueue_t;
 
-/* Gets or creates the queue name (1 to 255 bytes) on m's server and opens a
- * connection for it. maxsize bounds the waiting items (0 = unbounded; an
- * existing queue keeps its own). *q is freed by mproc_rqueue_close, which
- * must come before mproc_manager_close(m). 0; MPROC_EINVAL; MPROC_ENOTSUP
- * (a Redis handle); MPROC_ENOMEM; a connection error. */
+/* Gets or creates the queue name (1 to 255 bytes) on m's server (or Redis)
+ * and opens a connection for it. maxsize bounds the waiting items (0 =
+ * unbounded; an existing queue keeps its own). *q is freed by
+ * mproc_rqueue_close, which must come before mproc_manager_close(m). 0;
+ * MPROC_EINVAL (also: on a Redis Cluster, a name starting with '}', whose
+ * keys could not share a slot); MPROC_ETYPE (Redis: one of the queue's keys
+ * holds another type; nothing changed); MPROC_ENOMEM; a connection error. */
 MPROC_API int mproc_manager_queue(mproc_manager_t *m, const char *name, size_t maxsize,
                                   mproc_rqueue_t **q);
 /* Appends a copy of data[len] (len up to 16 MiB; data may be NULL when len
@@ -234,7 +255,9 @@ MPROC_API int mproc_rqueue_put(mproc_rqueue_t *q, const void *data, size_t len, 
 /* Takes the front item: *data is malloc'ed (NUL-terminated past *len; free()
  * it), *len may be NULL. The item stays this handle's, unacknowledged, until
  * mproc_rqueue_task_done. MPROC_EEMPTY: nothing came in time; MPROC_EINVAL;
- * a connection error (then the item, if one was taken, goes back). */
+ * a connection error (then the item, if one was taken, goes back: on
+ * mproc's server at once; on Redis it stays the handle's, unseen, until the
+ * handle closes or its process ends). */
 MPROC_API int mproc_rqueue_get(mproc_rqueue_t *q, void **data, size_t *len, double timeout);
 /* Acknowledges this handle's oldest unacknowledged get. MPROC_EOVERFLOW:
  * none; MPROC_EINVAL. */
@@ -246,8 +269,9 @@ MPROC_API int mproc_rqueue_join(mproc_rqueue_t *q, double timeout);
  * after its consumer's death counts again). */
 MPROC_API int mproc_rqueue_qsize(mproc_rqueue_t *q, size_t *n);
 /* Closes the handle's connection and frees it; its unacknowledged items go
- * back to the front of the queue. The queue stays on the server. q may be
- * NULL. */
+ * back to the front of the queue (on Redis: if Redis cannot be reached,
+ * when the handle's liveness key expires). The queue stays on the server.
+ * q may be NULL. */
 MPROC_API void mproc_rqueue_close(mproc_rqueue_t *q);
 
 #ifdef __cplusplus

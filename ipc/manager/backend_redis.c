@@ -570,6 +570,7 @@ static int many(mproc__redis_t *r, const char *cmd, const char *key, size_t klen
 
 static int redis_call(void *state, const mproc__mgr_req_t *q, mproc__mgr_res_t *res)
 {
+    if (MPROC__REDIS_QUEUE_OP(q->op)) return mproc__redis_queue_call(state, q, res); /* redis_queue.c */
     mproc__redis_t *r = state;
     double deadline = mproc__monotonic() + CALL_TIMEOUT;
     if (q->op == MPROC__OP_SHUTDOWN)

@@ -1,12 +1,26 @@
 /* Manager queues: each handle has a backend connection of its own, so that
  * a get that waits on the server holds up nothing else, and so that the
  * server can tell this handle's unacknowledged items from anyone else's
- * (they belong to the connection: when it ends they go back). */
+ * (they belong to the connection: when it ends they go back).
+ *
+ * On Redis (redis_queue.c) nothing ends with the connection: the handle is a
+ * consumer with a random id and a liveness key that expires unless renewed.
+ * Every call renews it; a thread of the handle's renews it while the handle
+ * is idle, so a live consumer keeps its items however long it holds them;
+ * close returns the items at once. */
 #include "manager/client.h"
+
+#ifdef HAVE_HIREDIS
+#include "manager/redis.h" /* the queue operations only the Redis backend has */
+#else
+#define MPROC__REDIS_QUEUE_FRESH 0.0 /* never used: without hiredis no handle is a Redis one */
+#endif
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 struct mproc_rqueue {
@@ -17,12 +31,134 @@ struct mproc_rqueue {
     unsigned char *key;
     size_t keylen, nlen;
     char name[MPROC__MGR_NAME_MAX + 1];
+    /* Redis only: the consumer id (this process's: a forked child makes its
+     * own) and the thread that keeps it alive, made by this process */
+    int redis;
+    char consumer[33];
+    double renewed; /* monotonic time of the last call that renewed the liveness key
+                       (under lock): 0 never */
+    pthread_t keeper;
+    int keeper_running;
+    int keeper_stop;                /* under keeper_lock */
+    pthread_mutex_t keeper_lock;
+    pthread_cond_t keeper_cond;     /* CLOCK_MONOTONIC */
 };
+
+/* 32 random hex digits. 0 or a negative code. */
+static int new_consumer_id(char out[33])
+{
+    unsigned char bits[16];
+    if (getrandom(bits, sizeof bits, 0) != (ssize_t)sizeof bits)
+        return mproc__errno(errno);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[bits[i] >> 4];
+        out[2 * i + 1] = hex[bits[i] & 15];
+    }
+    out[32] = '\0';
+    return 0;
+}
+
+#ifdef HAVE_HIREDIS
+/* Renews the handle's liveness every MPROC__REDIS_QUEUE_SLICE while it is
+ * idle. When a call holds the handle (trylock fails) that call renews it
+ * itself, so the keeper never queues up behind a blocked get. */
+static void *keeper_main(void *arg)
+{
+    mproc_rqueue_t *q = arg;
+    pthread_mutex_lock(&q->keeper_lock);
+    while (!q->keeper_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)MPROC__REDIS_QUEUE_SLICE;
+        ts.tv_nsec += (long)((MPROC__REDIS_QUEUE_SLICE - (double)(time_t)MPROC__REDIS_QUEUE_SLICE) * 1e9);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_cond_timedwait(&q->keeper_cond, &q->keeper_lock, &ts) != ETIMEDOUT || q->keeper_stop)
+            continue;
+        pthread_mutex_unlock(&q->keeper_lock);
+        if (pthread_mutex_trylock(&q->lock) == 0) {
+            mproc__mgr_req_t req = { .op = MPROC__OP_QUEUE_KEEPALIVE, .name = q->name, .nlen = q->nlen,
+                                     .key = q->consumer, .klen = MPROC__REDIS_CONSUMER_ID_LEN };
+            mproc__mgr_res_t res = { 0 };
+            double t = mproc__monotonic();
+            if (q->backend->call(q->state, &req, &res) == 0) /* a failure: the next call reconnects */
+                q->renewed = t;
+            pthread_mutex_unlock(&q->lock);
+        }
+        pthread_mutex_lock(&q->keeper_lock);
+    }
+    pthread_mutex_unlock(&q->keeper_lock);
+    return NULL;
+}
+
+/* Makes the keeper's lock and condition and starts it. 0 or a negative code. */
+static int keeper_start(mproc_rqueue_t *q)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->keeper_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&q->keeper_lock, NULL);
+    q->keeper_stop = 0;
+    int r = pthread_create(&q->keeper, NULL, keeper_main, q);
+    if (r != 0) {
+        pthread_cond_destroy(&q->keeper_cond);
+        pthread_mutex_destroy(&q->keeper_lock);
+        return -r;
+    }
+    q->keeper_running = 1;
+    return 0;
+}
+
+static void keeper_stop(mproc_rqueue_t *q)
+{
+    if (!q->keeper_running)
+        return;
+    pthread_mutex_lock(&q->keeper_lock);
+    q->keeper_stop = 1;
+    pthread_cond_signal(&q->keeper_cond);
+    pthread_mutex_unlock(&q->keeper_lock);
+    pthread_join(q->keeper, NULL);
+    pthread_cond_destroy(&q->keeper_cond);
+    pthread_mutex_destroy(&q->keeper_lock);
+    q->keeper_running = 0;
+}
+
+static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res);
+
+/* At close: the keeper stops and the handle's unacknowledged items go back
+ * to the front at once (failing that, when its liveness lapses). A child
+ * that never called has no consumer of its own to release. */
+static void redis_release(mproc_rqueue_t *q)
+{
+    if (q->pid != getpid())
+        return;
+    keeper_stop(q);
+    mproc__mgr_req_t req = { .op = MPROC__OP_QUEUE_RELEASE };
+    call(q, &req, NULL);
+}
+#else
+/* Built without hiredis: no handle is ever a Redis one. */
+static int keeper_start(mproc_rqueue_t *q)
+{
+    (void)q;
+    return MPROC_ENOTSUP;
+}
+static void redis_release(mproc_rqueue_t *q)
+{
+    (void)q;
+}
+#endif
 
 /* One operation under the handle's lock. In a child forked after the handle
  * was made, the connection is the parent's: the backend drops its copy and
  * the child connects anew (the lock is made anew: only the forking thread
- * came along). */
+ * came along). On Redis the child is a consumer of its own, with a keeper
+ * of its own (the parent's thread did not come along either). */
 static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res)
 {
     mproc__mgr_res_t ignored = { 0 };
@@ -30,11 +166,35 @@ static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res)
         pthread_mutex_init(&q->lock, NULL);
         q->backend->forked(q->state);
         q->pid = getpid();
+        if (q->redis) {
+            q->keeper_running = 0;
+            q->renewed = 0; /* a consumer of its own, not yet registered */
+            int r = new_consumer_id(q->consumer);
+            if (r == 0)
+                r = keeper_start(q);
+            if (r != 0) {
+                q->pid = 0; /* try again at the next call */
+                return r;
+            }
+        }
     }
     req->name = q->name;
     req->nlen = q->nlen;
     pthread_mutex_lock(&q->lock);
+    double t = 0;
+    if (q->redis) {
+        req->key = q->consumer;
+        req->klen = sizeof q->consumer - 1;
+        t = mproc__monotonic();
+        req->num2 = q->renewed > 0 && t - q->renewed < MPROC__REDIS_QUEUE_FRESH;
+    }
     int r = q->backend->call(q->state, req, res != NULL ? res : &ignored);
+    /* a call not told it need not renew did (the time taken before the
+     * call: the key was renewed no earlier than that); one told so may not
+     * have, and must not push the time on */
+    if (q->redis && !req->num2 &&
+        (r == 0 || r == MPROC_EEMPTY || r == MPROC_EFULL || r == MPROC_ETIMEDOUT || r == MPROC_EOVERFLOW))
+        q->renewed = t;
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -48,11 +208,14 @@ int mproc_manager_queue(mproc_manager_t *m, const char *name, size_t maxsize, mp
     const void *key;
     size_t keylen;
     const mproc__backend_t *b = mproc__mgr_backend(m, &address, &key, &keylen);
-    if (b != &mproc__backend_server)
-        return MPROC_ENOTSUP;
     mproc_rqueue_t *q = calloc(1, sizeof *q);
     if (q == NULL)
         return MPROC_ENOMEM;
+    q->redis = b != &mproc__backend_server;
+    if (q->redis && new_consumer_id(q->consumer) != 0) {
+        free(q);
+        return MPROC_ENOMEM;
+    }
     if (key != NULL && (q->key = malloc(keylen > 0 ? keylen : 1)) == NULL) {
         free(q);
         return MPROC_ENOMEM;
@@ -69,6 +232,8 @@ int mproc_manager_queue(mproc_manager_t *m, const char *name, size_t maxsize, mp
     if (r == 0) {
         mproc__mgr_req_t req = { .op = MPROC__OP_QUEUE_OPEN, .num = (int64_t)maxsize };
         r = call(q, &req, NULL);
+        if (r == 0 && q->redis)
+            r = keeper_start(q);
         if (r != 0)
             b->close(q->state);
     }
@@ -86,6 +251,8 @@ void mproc_rqueue_close(mproc_rqueue_t *q)
 {
     if (q == NULL)
         return;
+    if (q->redis)
+        redis_release(q);
     q->backend->close(q->state); /* the server returns what this connection held */
     if (q->key != NULL) {
         explicit_bzero(q->key, q->keylen);

@@ -71,4 +71,29 @@ int mproc__redis_cluster_refresh(mproc__redis_t *r, int first, double deadline);
  * node's index, slot in *slot; or a negative code. */
 int mproc__redis_redirect(mproc__redis_t *r, const char *text, size_t len, unsigned *slot);
 
+/* ---- redis_queue.c: Manager queues (docs/redis-layout.md, "Queues") ---- */
+/* Operations of a queue handle that only this backend has (queue.c sends
+ * them; never on mproc's wire): renew the handle's liveness and reap dead
+ * consumers; return the handle's unacknowledged items at close. */
+enum { MPROC__OP_QUEUE_KEEPALIVE = 0x6e, MPROC__OP_QUEUE_RELEASE = 0x6f };
+#define MPROC__REDIS_QUEUE_OP(op) ((op) >= MPROC__OP_QUEUE_OPEN && (op) <= MPROC__OP_QUEUE_RELEASE)
+/* A queue handle's consumer id: 32 hex digits (128 random bits), made at
+ * open (and anew in a forked child), passed as the request's key. */
+#define MPROC__REDIS_CONSUMER_ID_LEN 32
+/* A consumer whose liveness key is older than this is dead: its items go
+ * back to the front of the queue. */
+#define MPROC__REDIS_QUEUE_TTL_MS 5000
+/* The handle renews its liveness (and reaps) at least this often, from a
+ * thread of its own while idle, and a blocked get between BLMOVE slices of
+ * at most this long (seconds). */
+#define MPROC__REDIS_QUEUE_SLICE 1.0
+/* One queue operation (MPROC__REDIS_QUEUE_OP(q->op)); q->key is the
+ * handle's consumer id; q->num2 != 0 says the handle renewed its liveness
+ * less than MPROC__REDIS_QUEUE_FRESH seconds ago, so this call need not
+ * (the key has most of its TTL left; a get then tries a plain LMOVE first).
+ * A call with num2 0 renews it. A call waits at most its timeout plus the usual bound of one
+ * round trip. 0 or a negative code. */
+#define MPROC__REDIS_QUEUE_FRESH 0.5
+int mproc__redis_queue_call(mproc__redis_t *r, const mproc__mgr_req_t *q, mproc__mgr_res_t *res);
+
 #endif
