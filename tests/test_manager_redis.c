@@ -56,7 +56,7 @@ struct lie {
     int op;            /* which call reads it */
     int expected;
 };
-enum { OP_KEYS, OP_LEN, OP_CONTAINS, OP_LIST_LEN, OP_INDEX };
+enum { OP_KEYS, OP_LEN, OP_CONTAINS, OP_LIST_LEN, OP_INDEX, OP_POP };
 #define LIE(what, reply, op, expected) { what, reply, sizeof reply - 1, op, expected }
 static const struct lie lies[] = {
     LIE("an array of two billion", "*2000000000\r\n", OP_KEYS, MPROC_EPROTO),
@@ -71,6 +71,15 @@ static const struct lie lies[] = {
     LIE("a negative list length", ":-1\r\n", OP_LIST_LEN, MPROC_EPROTO),
     LIE("a negative position", ":-3\r\n", OP_INDEX, MPROC_EPROTO),
     LIE("HEXISTS saying 2", ":2\r\n", OP_CONTAINS, MPROC_EPROTO),
+    /* not a lie: Redis 6's form of an error a script's command raised */
+    LIE("Redis 6's script error",
+        "-ERR Error running script (call to f_0a1b): @user_script:1: WRONGTYPE Operation against a key "
+        "holding the wrong kind of value\r\n",
+        OP_POP, MPROC_ETYPE),
+    LIE("Redis 7's script error",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value script: 0a1b, on "
+        "@user_script:1.\r\n",
+        OP_POP, MPROC_ETYPE),
 };
 
 /* The lying server: answers CLUSTER SLOTS (not a cluster), TYPE (none),
@@ -157,6 +166,8 @@ static int lied_to(void *arg)
             rc = mproc_dict_keys(d, &keys, &n);
         else if (current->op == OP_LEN)
             rc = mproc_dict_len(d, &n);
+        else if (current->op == OP_POP)
+            rc = mproc_dict_pop(d, "k", 1, NULL, NULL);
         else
             rc = mproc_dict_contains(d, "k", 1);
         mproc_dict_close(d);
@@ -168,7 +179,7 @@ static int lied_to(void *arg)
     return 0;
 }
 
-START_TEST(a_lying_server_gets_eproto_and_memory_stays_small)
+START_TEST(what_a_server_replies_is_checked_and_lies_refused)
 {
     current = &lies[_i];
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -241,6 +252,55 @@ START_TEST(a_request_too_large_fails_at_once_on_a_cluster)
     ck_assert_uint_eq(n, 0);
     mproc_list_close(l);
     mproc_manager_close(m);
+}
+END_TEST
+
+/* A node of the cluster wants another password than the others (a
+ * password being changed): the call on its slot is MPROC_EAUTH at once, as
+ * on any node, not retried elsewhere until the call's bound. */
+START_TEST(a_refused_password_on_a_cluster_node_fails_at_once)
+{
+    if (!cluster_up)
+        return;
+    test_redis_t pw = cluster; /* the same servers, administered with the password */
+    snprintf(pw.password, sizeof pw.password, "pw");
+    for (int i = 0; i < cluster.nodes; i++)
+        ck_assert_int_eq(redis_admin_node(&cluster, i, NULL, 0, "CONFIG SET requirepass pw"), 0);
+    const char *key = NULL;
+    static const char *const names[] = { "a", "b", "c", "d", "e", "f", "g", "h" };
+    static char keys[8][32];
+    int node = -1;
+    for (int i = 0; i < 8 && key == NULL; i++) {
+        snprintf(keys[i], sizeof keys[i], "mproc:dict:{%s}", names[i]);
+        node = redis_node_of(&pw, keys[i]);
+        if (node > 0)
+            key = names[i];
+    }
+    ck_assert_ptr_nonnull(key);
+    mproc_manager_t *m;
+    mproc_dict_t *d;
+    ck_assert_int_eq(mproc_manager_connect(&m, cluster.address, "pw", 2), 0); /* node 0 only */
+    ck_assert_int_eq(redis_admin_node(&pw, node, NULL, 0, "CONFIG SET requirepass other"), 0);
+    double t0 = now();
+    int rc = mproc_manager_dict(m, key, &d); /* TYPE, on the node of the slot */
+    double took = now() - t0;
+    test_redis_t other = pw;
+    snprintf(other.password, sizeof other.password, "other");
+    char text[64];
+    ck_assert_int_eq(redis_admin_node(&other, node, text, sizeof text, "CONFIG SET requirepass pw"), 0);
+    ck_assert_str_eq(text, "OK");
+    ck_assert_int_eq(rc, MPROC_EAUTH);
+    ck_assert_msg(took < 1.0, "%.2f s", took);
+    /* the node's password is back: the same handle works there */
+    ck_assert_int_eq(mproc_manager_dict(m, key, &d), 0);
+    ck_assert_int_eq(mproc_dict_set(d, "k", 1, "v", 1), 0);
+    mproc_dict_close(d);
+    mproc_manager_close(m);
+    /* the cluster as it was, for the tests after this one */
+    for (int i = 0; i < cluster.nodes; i++) {
+        ck_assert_int_eq(redis_admin_node(&pw, i, text, sizeof text, "CONFIG SET requirepass %s", ""), 0);
+        ck_assert_str_eq(text, "OK");
+    }
 }
 END_TEST
 
@@ -544,10 +604,11 @@ static Suite *redis_suite(void)
     TCase *tc = tcase_create("redis");
     tcase_set_timeout(tc, 150);
 #ifdef HAVE_HIREDIS
-    tcase_add_loop_test(tc, a_lying_server_gets_eproto_and_memory_stays_small, 0, sizeof lies / sizeof lies[0]);
+    tcase_add_loop_test(tc, what_a_server_replies_is_checked_and_lies_refused, 0, sizeof lies / sizeof lies[0]);
     tcase_add_test(tc, select_without_the_password_is_eauth);
     tcase_add_test(tc, a_request_too_large_fails_at_once_on_a_cluster);
     tcase_add_test(tc, names_with_braces_go_straight_to_their_slot);
+    tcase_add_test(tc, a_refused_password_on_a_cluster_node_fails_at_once);
     tcase_add_test(tc, a_hung_master_fails_over_during_a_workload);
 #else
     tcase_add_test(tc, built_without_hiredis);

@@ -609,8 +609,19 @@ int mproc__redis_error_code(const redisReply *rep)
         { "TRYAGAIN", MPROC_EAGAIN },
         { "CLUSTERDOWN", MPROC_EAGAIN },
     };
+    if (rep->type != REDIS_REPLY_ERROR)
+        return MPROC_EPROTO;
+    const char *text = rep->str;
+    /* Redis before 7 wraps the error of a command a script ran: "ERR Error
+     * running script (call to f_SHA): @user_script:1: WRONGTYPE ..."; Redis
+     * 7 puts the command's error first. The command's error is what counts. */
+    static const char wrapped[] = "ERR Error running script";
+    const char *at = strncmp(text, wrapped, sizeof wrapped - 1) == 0 ? strstr(text, "@user_script:") : NULL;
+    const char *colon = at != NULL ? strstr(at + 13, ": ") : NULL;
+    if (colon != NULL)
+        text = colon + 2;
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (mproc__redis_error_is(rep, map[i].prefix))
+        if (strncmp(text, map[i].prefix, strlen(map[i].prefix)) == 0)
             return map[i].code;
     return MPROC_EPROTO;
 }
@@ -693,6 +704,13 @@ static int many(mproc__redis_t *r, const char *cmd, const char *key, size_t klen
 {
     int pairs = q->items != NULL;
     size_t argc = 2 + q->count * (pairs ? 2 : 1);
+    /* more than one request may carry is refused before it is built: each
+     * argument is at least "$N\r\n" and its bytes and "\r\n" */
+    size_t wire = 0;
+    for (size_t i = 0; i < q->count && wire <= MPROC__MGR_FRAME_MAX; i++)
+        wire += pairs ? q->items[i].key.len + q->items[i].value.len + 10 : q->vals[i].len + 5;
+    if (wire > MPROC__MGR_FRAME_MAX)
+        return MPROC_EMSGSIZE;
     const char **argv = malloc(argc * sizeof *argv);
     size_t *len = malloc(argc * sizeof *len);
     int rc = argc > INT32_MAX ? MPROC_EMSGSIZE : MPROC_ENOMEM;
