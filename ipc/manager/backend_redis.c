@@ -467,7 +467,7 @@ int mproc__redis_run(mproc__redis_t *r, const char *key, size_t klen, int argc, 
         ask = -1;
         if (rc != 0) {
             if (!r->cluster || !node_failed(rc))
-                return rc; /* the same on any node: at once */
+                return rc; /* no other node; or what any node would give: at once */
             /* the master may be gone (a failover): the map is asked of
              * another node, now if the command surely did not reach this
              * one (then it is sent again), else at the next call (it may
