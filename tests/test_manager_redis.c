@@ -202,7 +202,7 @@ START_TEST(what_a_server_replies_is_checked_and_lies_refused)
     pid_t server = fork_child(lying_redis, arg);
     outcome = shared_alloc(sizeof *outcome);
     pid_t client = fork_child(lied_to, NULL);
-    ck_assert_int_eq(wait_child(client, 30), 0);
+    ck_assert_int_eq(wait_child(client, 120), 0);
     ck_assert_int_eq(wait_child(server, 10), 0);
     close(lfd);
     ck_assert_msg(outcome->rc == current->expected, "%s: %d, not %d", current->what, outcome->rc,
@@ -211,9 +211,18 @@ START_TEST(what_a_server_replies_is_checked_and_lies_refused)
      * keeps coming is buffered up to the bound (64 MiB, in a buffer that
      * grows by doubling) */
     long max_kib = current->stream > 0 ? 160 * 1024 : 32 * 1024;
+    double max_seconds = 5.0;
+#ifdef __SANITIZE_ADDRESS__
+    if (current->stream > 0) {
+        /* AddressSanitizer keeps the buffers realloc freed (its quarantine)
+         * and copies at each of the reader's buffer's 64 steps of 1 MiB */
+        max_kib = 1024 * 1024;
+        max_seconds = 90.0;
+    }
+#endif
     ck_assert_msg(outcome->grew_kib < max_kib, "%s: the peak grew by %ld KiB", current->what,
                   outcome->grew_kib);
-    ck_assert_msg(outcome->seconds < 5.0, "%s: %.1f s", current->what, outcome->seconds);
+    ck_assert_msg(outcome->seconds < max_seconds, "%s: %.1f s", current->what, outcome->seconds);
 }
 END_TEST
 
