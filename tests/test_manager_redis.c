@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,8 +22,10 @@
 #ifdef HAVE_HIREDIS
 #include "redis_helpers.h"
 
-static test_redis_t tcp, cluster; /* started by main, stopped at exit */
-static int tcp_up, cluster_up;
+/* started by main, stopped at its exit whatever the tests did (a master
+ * the failover test stopped is continued first) */
+static test_redis_t tcp, cluster, replicated;
+static int tcp_up, cluster_up, replicated_up;
 
 /* ---- a server that lies ---- */
 
@@ -387,22 +390,6 @@ END_TEST
 
 /* ---- a master hangs and fails over ---- */
 
-static test_redis_t *own_cluster;
-static pid_t own_owner;
-static int stopped_node = -1;
-
-/* Whatever the test did: the hung master continues, then every server of
- * the test's cluster stops. */
-static void stop_own_cluster(void)
-{
-    if (own_cluster == NULL || getpid() != own_owner)
-        return;
-    if (stopped_node >= 0 && own_cluster->pid[stopped_node] > 0)
-        kill(own_cluster->pid[stopped_node], SIGCONT);
-    redis_stop(own_cluster);
-    own_cluster = NULL;
-}
-
 #define ACKS (1 << 20)
 struct failover {
     char name[32];               /* a dict and a list of that name live on the master */
@@ -424,6 +411,7 @@ struct failover {
 static int workload(void *arg)
 {
     struct failover *f = arg;
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that failed leaves no worker behind */
     mproc_manager_t *m;
     mproc_dict_t *d;
     mproc_list_t *l;
@@ -482,13 +470,9 @@ static long long repl_field(test_redis_t *r, int i, const char *field)
 
 START_TEST(a_hung_master_fails_over_during_a_workload)
 {
-    static test_redis_t rc;
-    if (!redis_available())
+    test_redis_t rc = replicated;
+    if (!replicated_up)
         return;
-    ck_assert_int_eq(redis_start_cluster_replicas(&rc, 3), 0);
-    own_cluster = &rc;
-    own_owner = getpid();
-    atexit(stop_own_cluster);
     struct failover *f = shared_alloc(sizeof *f);
     snprintf(f->address, sizeof f->address, "%s", rc.address);
     /* a name whose slot node 0 holds: the node every handle was given,
@@ -539,7 +523,6 @@ START_TEST(a_hung_master_fails_over_during_a_workload)
         struct timespec ms = { 0, 10000000 };
         nanosleep(&ms, NULL);
     }
-    stopped_node = master;
     ck_assert_int_eq(kill(rc.pid[master], SIGSTOP), 0);
     ck_assert_int_eq(redis_admin_node(&rc, replica, text, sizeof text, "CLUSTER FAILOVER TAKEOVER"), 0);
     ck_assert_str_eq(text, "OK");
@@ -606,7 +589,7 @@ START_TEST(a_hung_master_fails_over_during_a_workload)
     mproc_list_close(l);
     mproc_dict_close(d);
     mproc_manager_close(m);
-    stop_own_cluster();
+    kill(rc.pid[master], SIGCONT);
 }
 END_TEST
 #else
@@ -646,6 +629,10 @@ static void stop_redis(void)
         return; /* a test's child exiting: the servers are not its own */
     redis_stop(&tcp);
     redis_stop(&cluster);
+    for (int i = 0; i < replicated.nodes; i++)
+        if (replicated.pid[i] > 0)
+            kill(replicated.pid[i], SIGCONT);
+    redis_stop(&replicated);
 }
 #endif
 
@@ -657,6 +644,8 @@ int main(void)
         atexit(stop_redis);
         tcp_up = redis_start(&tcp, 0, "pass word") == 0;
         cluster_up = redis_start_cluster(&cluster, 3) == 0;
+        /* 3 masters with a replica each, for the failover test alone */
+        replicated_up = redis_start_cluster_replicas(&replicated, 3) == 0;
     } else {
         fprintf(stderr, "test_manager_redis: redis-server not found: the tests are skipped\n");
     }
