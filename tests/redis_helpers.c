@@ -243,14 +243,55 @@ int redis_start(test_redis_t *r, int unix_socket, const char *password)
     return -1;
 }
 
+static int start_cluster(test_redis_t *r, int n, int replicas);
+
 int redis_start_cluster(test_redis_t *r, int n)
+{
+    return start_cluster(r, n, 0);
+}
+
+/* Polls until every replica of r reports its link to its master up. */
+static int replicas_in_sync(test_redis_t *r, int masters)
+{
+    double until = now() + READY_SECONDS;
+    for (int i = masters; i < r->nodes;) {
+        char info[4096];
+        if (command(r, i, info, sizeof info, "INFO replication") == 0 &&
+            strstr(info, "master_link_status:up") != NULL) {
+            i++;
+            continue;
+        }
+        if (now() > until) {
+            fprintf(stderr, "redis_helpers: replica %d did not sync\n", i);
+            return -1;
+        }
+        struct timespec ms = { 0, 50000000 };
+        nanosleep(&ms, NULL);
+    }
+    return 0;
+}
+
+int redis_start_cluster_replicas(test_redis_t *r, int n)
+{
+    if (2 * n > TEST_REDIS_MAX_NODES)
+        return -1;
+    if (start_cluster(r, 2 * n, 1) != 0)
+        return -1;
+    if (replicas_in_sync(r, n) != 0) {
+        redis_stop(r);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_cluster(test_redis_t *r, int n, int replicas)
 {
     memset(r, 0, sizeof *r);
     if (n > TEST_REDIS_MAX_NODES || make_dir(r) != 0)
         return -1;
     r->nodes = n;
     char hosts[TEST_REDIS_MAX_NODES][32];
-    const char *argv[16] = { "redis-cli", "--cluster", "create" };
+    const char *argv[8 + TEST_REDIS_MAX_NODES] = { "redis-cli", "--cluster", "create" };
     int argc = 3;
     for (int i = 0; i < n; i++) {
         r->port[i] = free_port();
@@ -264,7 +305,7 @@ int redis_start_cluster(test_redis_t *r, int n)
     }
     snprintf(r->address, sizeof r->address, "redis://127.0.0.1:%d", r->port[0]);
     argv[argc++] = "--cluster-replicas";
-    argv[argc++] = "0";
+    argv[argc++] = replicas ? "1" : "0";
     argv[argc++] = "--cluster-yes";
     argv[argc] = NULL;
     char log[192];

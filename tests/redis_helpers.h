@@ -8,7 +8,7 @@
 
 #include <sys/types.h>
 
-#define TEST_REDIS_MAX_NODES 3
+#define TEST_REDIS_MAX_NODES 6
 
 typedef struct {
     int nodes;                            /* 1, or the masters of a cluster */
@@ -27,6 +27,10 @@ int redis_available(void);
 int redis_start(test_redis_t *r, int unix_socket, const char *password);
 /* Starts a cluster of n masters (no replicas) and waits until it is ready. */
 int redis_start_cluster(test_redis_t *r, int n);
+/* Starts a cluster of n masters, nodes 0 to n-1, each with one replica
+ * (nodes n to 2n-1, r->nodes is 2n), and waits until it is ready and every
+ * replica is in sync with its master. */
+int redis_start_cluster_replicas(test_redis_t *r, int n);
 /* Stops every server of r (SIGTERM, then SIGKILL after 5 s) and removes its
  * directory. Harmless on a zeroed or stopped r. */
 void redis_stop(test_redis_t *r);

@@ -46,6 +46,15 @@ const mproc__backend_t *const mproc__backend_redis = NULL;
 #define IDLE_CHECK 1e-3
 /* Cluster: the pause before retrying while a slot moves or a failover runs. */
 #define RETRY_PAUSE_NS 20000000L
+/* What a reply may claim. hiredis 0.14's reader believes any element count
+ * and bulk length (a reply "*2000000000" would make it allocate 16 GB), so
+ * the reply objects are built here: a reply is at most what the Manager's
+ * protocol carries in one frame, and each element takes at least 4 bytes on
+ * the wire (":0\r\n"), so a larger count or length is a lie. Arrays grow as
+ * their elements arrive, so memory follows the bytes received, never a
+ * count announced. */
+#define REPLY_BYTES_MAX MPROC__MGR_FRAME_MAX
+#define REPLY_ELEMENTS_MAX (REPLY_BYTES_MAX / 4)
 
 /* ---- the wire: sending commands, reading replies ---- */
 
@@ -86,17 +95,117 @@ static int send_all(int fd, const unsigned char *p, size_t len, double deadline)
     return 0;
 }
 
+/* ---- reply objects for hiredis's reader, bounded ---- */
+
+/* Set when a reply announced more than it may: the reader's error is then a
+ * lie (MPROC_EPROTO), not a lack of memory. Each thread reads its own
+ * replies, so the flag is the thread's. */
+static __thread int reply_lie;
+
+/* Puts child at index idx of the array parent, growing its element array
+ * (its capacity kept in parent->len, which an array does not use) up to the
+ * count announced; parent->elements counts the elements in place, so that
+ * freeReplyObject frees a half-read array correctly. */
+static int attach(redisReply *parent, int idx, redisReply *child, int announced)
+{
+    size_t i = (size_t)idx;
+    if (i >= parent->len) {
+        size_t cap = parent->len < 8 ? 8 : 2 * parent->len;
+        if (cap > (size_t)announced)
+            cap = (size_t)announced;
+        redisReply **grown = realloc(parent->element, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        parent->element = grown;
+        parent->len = cap;
+    }
+    parent->element[i] = child;
+    parent->elements = i + 1;
+    return 0;
+}
+
+static void *new_reply(const redisReadTask *task, int type)
+{
+    redisReply *rep = calloc(1, sizeof *rep);
+    if (rep == NULL)
+        return NULL;
+    rep->type = type;
+    if (task->parent != NULL && attach(task->parent->obj, task->idx, rep, task->parent->elements) != 0) {
+        free(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+static void *create_string(const redisReadTask *task, char *str, size_t len)
+{
+    if (len > REPLY_BYTES_MAX) {
+        reply_lie = 1;
+        return NULL;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, str, len);
+    copy[len] = '\0';
+    redisReply *rep = new_reply(task, task->type);
+    if (rep == NULL) {
+        free(copy);
+        return NULL;
+    }
+    rep->str = copy;
+    rep->len = len;
+    return rep;
+}
+
+static void *create_array(const redisReadTask *task, int elements)
+{
+    if (elements < 0 || (size_t)elements > REPLY_ELEMENTS_MAX) {
+        reply_lie = 1;
+        return NULL;
+    }
+    return new_reply(task, REDIS_REPLY_ARRAY); /* its elements come as they arrive */
+}
+
+static void *create_integer(const redisReadTask *task, long long value)
+{
+    redisReply *rep = new_reply(task, REDIS_REPLY_INTEGER);
+    if (rep != NULL)
+        rep->integer = value;
+    return rep;
+}
+
+static void *create_nil(const redisReadTask *task)
+{
+    return new_reply(task, REDIS_REPLY_NIL);
+}
+
+static redisReplyObjectFunctions bounded_replies = {
+    .createString = create_string,
+    .createArray = create_array,
+    .createInteger = create_integer,
+    .createNil = create_nil,
+    .freeObject = freeReplyObject, /* elements counts what is in place */
+};
+
 static int read_reply(mproc__rnode_t *n, double deadline, redisReply **reply)
 {
     char buf[16384];
     for (;;) {
         void *rep = NULL;
+        reply_lie = 0;
         if (redisReaderGetReply(n->reader, &rep) != REDIS_OK)
-            return MPROC_EPROTO; /* hiredis's parser refused what came */
+            /* hiredis's parser refused what came, or a count was a lie */
+            return n->reader->err == REDIS_ERR_OOM && !reply_lie ? MPROC_ENOMEM : MPROC_EPROTO;
         if (rep != NULL) {
             *reply = rep;
             return 0;
         }
+        /* what the reader holds unparsed is one item still arriving: a
+         * bulk string longer than any reply may be is refused before it
+         * is buffered whole */
+        if (n->reader->len - n->reader->pos > REPLY_BYTES_MAX + 32)
+            return MPROC_EPROTO;
         ssize_t got = recv(n->fd, buf, sizeof buf, MSG_DONTWAIT);
         if (got == 0)
             return MPROC_EOF;
@@ -210,7 +319,7 @@ static int connect_node(mproc__redis_t *r, mproc__rnode_t *n, double deadline)
     int rc = connect_socket(n, deadline);
     if (rc != 0)
         return rc;
-    if ((n->reader = redisReaderCreate()) == NULL) {
+    if ((n->reader = redisReaderCreateWithFunctions(&bounded_replies)) == NULL) {
         mproc__redis_disconnect(n);
         return MPROC_ENOMEM;
     }
@@ -238,8 +347,11 @@ static int connect_node(mproc__redis_t *r, mproc__rnode_t *n, double deadline)
         rc = read_reply(n, deadline, &rep);
         if (rc != 0)
             break;
+        /* AUTH refused; or SELECT refused: NOAUTH (no password given to a
+         * server that wants one), else a db it has not */
         if (rep->type == REDIS_REPLY_ERROR)
-            rc = i == 0 && r->password != NULL ? MPROC_EAUTH : MPROC_EINVAL; /* a db it has not */
+            rc = (i == 0 && r->password != NULL) || mproc__redis_error_code(rep) == MPROC_EAUTH ? MPROC_EAUTH
+                                                                                            : MPROC_EINVAL;
         freeReplyObject(rep);
     }
     mproc__wbuf_free(&tmp.out);
@@ -302,6 +414,30 @@ static void pause_retry(void)
     nanosleep(&ts, NULL);
 }
 
+/* Did the connection to the node fail (refused, reset, unreachable, no
+ * answer in time, closed)? Then the node may be gone, and another node
+ * knows where its slots went. Anything else (the request too large, no
+ * memory, a password refused) would fail on any node: it is returned. */
+static int node_failed(int rc)
+{
+    switch (rc) {
+    case -ECONNREFUSED:
+    case -ECONNRESET:
+    case -ECONNABORTED:
+    case -EHOSTUNREACH:
+    case -EHOSTDOWN:
+    case -ENETUNREACH:
+    case -ENETDOWN:
+    case -ENOENT: /* a Unix socket gone; a name that no longer resolves */
+    case MPROC_ETIMEDOUT:
+    case MPROC_EOF:
+    case MPROC_EPIPE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Runs one command about key: on a cluster it goes to the slot's master,
  * follows MOVED (and refreshes the map) and ASK (ASKING, once), and waits
  * out a migration or a failover; all before deadline. 0 with *reply (maybe an
@@ -310,6 +446,11 @@ int mproc__redis_run(mproc__redis_t *r, const char *key, size_t klen, int argc, 
                      const size_t *argvlen, redisReply **reply, double deadline)
 {
     int ask = -1;
+    if (r->cluster && r->refresh_due) {
+        /* a node failed in an earlier call: where are its slots now? (from
+         * another node; on failure the map stays as it was) */
+        r->refresh_due = mproc__redis_cluster_refresh(r, -1, deadline) != 1;
+    }
     for (;;) {
         unsigned slot = r->cluster ? mproc__redis_slot(key, klen) : 0;
         int node = r->cluster && r->slots[slot] > 0 ? r->slots[slot] - 1 : 0;
@@ -325,14 +466,21 @@ int mproc__redis_run(mproc__redis_t *r, const char *key, size_t klen, int argc, 
         int rc = mproc__redis_exec(r, &r->nodes[node], ask >= 0 ? 2 : 1, reply, deadline, &sent);
         ask = -1;
         if (rc != 0) {
-            /* a master that is gone (a failover) is retried elsewhere, but
-             * only when the command surely did not reach it */
-            if (!r->cluster || sent || mproc__monotonic() >= deadline)
+            if (!r->cluster || !node_failed(rc))
+                return rc; /* no other node; or what any node would give: at once */
+            /* the master may be gone (a failover): the map is asked of
+             * another node, now if the command surely did not reach this
+             * one (then it is sent again), else at the next call (it may
+             * have been applied: it is not sent twice) */
+            r->nodes[node].suspect = 1;
+            r->refresh_due = 1;
+            if (sent || mproc__monotonic() >= deadline)
                 return rc;
             pause_retry();
-            mproc__redis_cluster_refresh(r, -1, deadline);
+            r->refresh_due = mproc__redis_cluster_refresh(r, -1, deadline) != 1;
             continue;
         }
+        r->nodes[node].suspect = 0;
         if (!r->cluster || (*reply)->type != REDIS_REPLY_ERROR)
             return 0;
         if (mproc__redis_error_is(*reply, "MOVED ") || mproc__redis_error_is(*reply, "ASK ")) {
@@ -461,8 +609,19 @@ int mproc__redis_error_code(const redisReply *rep)
         { "TRYAGAIN", MPROC_EAGAIN },
         { "CLUSTERDOWN", MPROC_EAGAIN },
     };
+    if (rep->type != REDIS_REPLY_ERROR)
+        return MPROC_EPROTO;
+    const char *text = rep->str;
+    /* Redis before 7 wraps the error of a command a script ran: "ERR Error
+     * running script (call to f_SHA): @user_script:1: WRONGTYPE ..."; Redis
+     * 7 puts the command's error first. The command's error is what counts. */
+    static const char wrapped[] = "ERR Error running script";
+    const char *at = strncmp(text, wrapped, sizeof wrapped - 1) == 0 ? strstr(text, "@user_script:") : NULL;
+    const char *colon = at != NULL ? strstr(at + 13, ": ") : NULL;
+    if (colon != NULL)
+        text = colon + 2;
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (mproc__redis_error_is(rep, map[i].prefix))
+        if (strncmp(text, map[i].prefix, strlen(map[i].prefix)) == 0)
             return map[i].code;
     return MPROC_EPROTO;
 }
@@ -501,9 +660,11 @@ static int take_array(const redisReply *rep, int pairs, mproc__mgr_res_t *res)
     return 0;
 }
 
-static int take_integer(const redisReply *rep, int64_t *out)
+/* An integer reply no smaller than min (a length, a position, a count can
+ * not be negative: a server that says so lies). */
+static int take_integer(const redisReply *rep, int64_t min, int64_t *out)
 {
-    if (rep->type != REDIS_REPLY_INTEGER)
+    if (rep->type != REDIS_REPLY_INTEGER || rep->integer < min)
         return MPROC_EPROTO;
     *out = rep->integer;
     return 0;
@@ -543,6 +704,13 @@ static int many(mproc__redis_t *r, const char *cmd, const char *key, size_t klen
 {
     int pairs = q->items != NULL;
     size_t argc = 2 + q->count * (pairs ? 2 : 1);
+    /* more than one request may carry is refused before it is built: each
+     * argument is at least "$N\r\n" and its bytes and "\r\n" */
+    size_t wire = 0;
+    for (size_t i = 0; i < q->count && wire <= MPROC__MGR_FRAME_MAX; i++)
+        wire += pairs ? q->items[i].key.len + q->items[i].value.len + 10 : q->vals[i].len + 5;
+    if (wire > MPROC__MGR_FRAME_MAX)
+        return MPROC_EMSGSIZE;
     const char **argv = malloc(argc * sizeof *argv);
     size_t *len = malloc(argc * sizeof *len);
     int rc = argc > INT32_MAX ? MPROC_EMSGSIZE : MPROC_ENOMEM;
@@ -729,18 +897,24 @@ static int redis_call(void *state, const mproc__mgr_req_t *q, mproc__mgr_res_t *
         break;
     case MPROC__OP_DICT_DEL:
     case MPROC__OP_LIST_REMOVE:
-        rc = take_integer(rep, &n);
+        rc = take_integer(rep, 0, &n);
         if (rc == 0 && n == 0)
             rc = q->op == MPROC__OP_DICT_DEL ? MPROC_EKEY : MPROC_EVALUE;
         break;
     case MPROC__OP_DICT_CONTAINS:
+        rc = take_integer(rep, 0, &res->num);
+        if (rc == 0 && res->num > 1)
+            rc = MPROC_EPROTO;
+        break;
     case MPROC__OP_DICT_INCR:
+        rc = take_integer(rep, INT64_MIN, &res->num);
+        break;
     case MPROC__OP_DICT_LEN:
     case MPROC__OP_LIST_LEN:
-        rc = take_integer(rep, &res->num);
+        rc = take_integer(rep, 0, &res->num);
         break;
     case MPROC__OP_LIST_INDEX:
-        rc = rep->type == REDIS_REPLY_NIL ? MPROC_EVALUE : take_integer(rep, &res->num);
+        rc = rep->type == REDIS_REPLY_NIL ? MPROC_EVALUE : take_integer(rep, 0, &res->num);
         break;
     case MPROC__OP_DICT_KEYS:
     case MPROC__OP_LIST_SLICE:

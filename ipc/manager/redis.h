@@ -17,6 +17,7 @@ typedef struct {
     int fd;             /* -1: not connected */
     int inherited;      /* fd came with a fork: the parent's, not ours */
     double last_used;   /* monotonic seconds of the last reply */
+    int suspect;        /* cluster: its connection failed since it last answered */
     redisReader *reader;
 } mproc__rnode_t;
 
@@ -28,6 +29,8 @@ typedef struct mproc__redis {
     long db;
     int cluster;           /* the server is a cluster node: route by slot */
     uint16_t *slots;       /* cluster: node index + 1 per slot, 0 unknown */
+    int refresh_due;       /* cluster: a node failed; the next command asks for the map first */
+    size_t ask_next;       /* cluster: the node asked first for the map next time (round robin) */
     mproc__wbuf_t out;     /* the commands being sent */
 } mproc__redis_t;
 
@@ -64,8 +67,12 @@ int mproc__redis_take_string(const redisReply *rep, void **val, size_t *vlen);
  * hash tag: the bytes between the first '{' and the next '}' if not empty). */
 unsigned mproc__redis_slot(const void *key, size_t len);
 /* Asks the nodes for the slot map (CLUSTER SLOTS), first from node `first`
- * (-1: any): 1 if the server is a cluster (r->slots filled), 0 if it is a
- * standalone server, or a negative code (no node answered). */
+ * (-1: any), then from the others: those not suspect first, each in turn
+ * (not always the same one), the suspect ones last; each attempt bounded by
+ * MPROC__REDIS_ASK_TIMEOUT, so that a node that hangs costs that much, not
+ * the whole call. 1 if the server is a cluster (r->slots filled), 0 if it
+ * is a standalone server, or a negative code (no node answered). */
+#define MPROC__REDIS_ASK_TIMEOUT 2.0
 int mproc__redis_cluster_refresh(mproc__redis_t *r, int first, double deadline);
 /* Parses a MOVED or ASK error reply ("MOVED 3999 127.0.0.1:6381"): the
  * node's index, slot in *slot; or a negative code. */

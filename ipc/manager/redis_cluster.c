@@ -79,45 +79,69 @@ static int parse_slots(mproc__redis_t *r, const redisReply *rep, int asked, uint
     return 0;
 }
 
+/* Asks node i for the slot map, before deadline: 1 (map filled), 0 (a
+ * standalone server), or a negative code. The node is suspect after a
+ * failed connection, and no longer once it answers. */
+static int ask_slots(mproc__redis_t *r, int i, double deadline)
+{
+    static const char *const argv[] = { "CLUSTER", "SLOTS" };
+    static const size_t len[] = { 7, 5 };
+    mproc__wbuf_reset(&r->out);
+    mproc__redis_append(r, 2, argv, len);
+    redisReply *rep;
+    int sent;
+    int rc = mproc__redis_exec(r, &r->nodes[i], 1, &rep, deadline, &sent);
+    if (rc != 0) {
+        if (rc != MPROC_ENOMEM)
+            r->nodes[i].suspect = 1;
+        return rc;
+    }
+    r->nodes[i].suspect = 0;
+    if (is(rep, REDIS_REPLY_ERROR)) {
+        int auth = strncmp(rep->str, "NOAUTH", 6) == 0 || strncmp(rep->str, "WRONGPASS", 9) == 0;
+        freeReplyObject(rep);
+        if (auth)
+            return MPROC_EAUTH;
+        /* "cluster support disabled": a standalone server; a cluster node
+         * that can not answer now (LOADING...) is no map */
+        return r->cluster ? MPROC_EAGAIN : 0;
+    }
+    uint16_t *slots = calloc(MPROC__REDIS_SLOTS, sizeof *slots);
+    rc = slots == NULL ? MPROC_ENOMEM : parse_slots(r, rep, i, slots);
+    freeReplyObject(rep);
+    if (rc != 0) {
+        free(slots);
+        return rc;
+    }
+    free(r->slots);
+    r->slots = slots;
+    return 1;
+}
+
 int mproc__redis_cluster_refresh(mproc__redis_t *r, int first, double deadline)
 {
     int rc = MPROC_ENOENT;
-    /* `first`, then every node known, until one answers */
-    for (long k = first >= 0 ? -1 : 0; k < (long)r->nnodes; k++) {
-        int i = k < 0 ? first : (int)k;
-        if (k >= 0 && i == first)
-            continue;
-        static const char *const argv[] = { "CLUSTER", "SLOTS" };
-        static const size_t len[] = { 7, 5 };
-        mproc__wbuf_reset(&r->out);
-        mproc__redis_append(r, 2, argv, len);
-        redisReply *rep;
-        int sent;
-        rc = mproc__redis_exec(r, &r->nodes[i], 1, &rep, deadline, &sent);
-        if (rc != 0) {
-            if (r->cluster)
-                continue; /* that node is gone: ask another */
-            return rc;
-        }
-        if (is(rep, REDIS_REPLY_ERROR)) {
-            int auth = strncmp(rep->str, "NOAUTH", 6) == 0 || strncmp(rep->str, "WRONGPASS", 9) == 0;
-            freeReplyObject(rep);
-            if (auth)
-                return MPROC_EAUTH;
-            if (r->cluster)
+    /* pass 0: `first`; pass 1: the nodes not suspect, from r->ask_next on;
+     * pass 2: the suspect ones (they may have come back) */
+    for (int pass = first >= 0 ? 0 : 1; pass < 3; pass++) {
+        size_t count = pass == 0 ? 1 : r->nnodes; /* nodes may be added: parse_slots returns then */
+        size_t from = r->ask_next;
+        for (size_t k = 0; k < count; k++) {
+            int i = pass == 0 ? first : (int)((from + k) % r->nnodes);
+            if (pass > 0 && (i == first || r->nodes[i].suspect != (pass == 2)))
                 continue;
-            return 0; /* "cluster support disabled": a standalone server */
+            double now = mproc__monotonic();
+            if (now >= deadline)
+                return rc == MPROC_ENOENT ? MPROC_ETIMEDOUT : rc;
+            double until = now + MPROC__REDIS_ASK_TIMEOUT < deadline ? now + MPROC__REDIS_ASK_TIMEOUT : deadline;
+            if (pass > 0)
+                r->ask_next = ((size_t)i + 1) % r->nnodes; /* the next refresh asks another */
+            rc = ask_slots(r, i, r->cluster ? until : deadline);
+            if (rc >= 0 || !r->cluster)
+                return rc; /* at connect, the only node there is says what it is */
+            if (rc == MPROC_ENOMEM)
+                return rc;
         }
-        uint16_t *slots = calloc(MPROC__REDIS_SLOTS, sizeof *slots);
-        rc = slots == NULL ? MPROC_ENOMEM : parse_slots(r, rep, i, slots);
-        freeReplyObject(rep);
-        if (rc != 0) {
-            free(slots);
-            return rc;
-        }
-        free(r->slots);
-        r->slots = slots;
-        return 1;
     }
     return rc;
 }
