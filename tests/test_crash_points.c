@@ -386,6 +386,118 @@ static int s_prio_backlog_after_recovery(const char *p)
     return r != 0 ? r : reached;
 }
 
+/* Compaction: a LIFO/PRIORITY put that finds no contiguous room but enough
+ * bytes in all gathers the holes (messages taken from the middle) and the
+ * skipped end of the ring. The layouts below are worked out for CAP 2048
+ * from the record sizes (32 + msg_len rounded up to 8). Keepers have
+ * priority 9, fillers priority 1: the gets take exactly the fillers, from
+ * the middle of the ring, and leave holes. */
+struct layout {
+    int order;
+    size_t at;            /* where the empty ring starts */
+    int puts[16], prios[16], nputs;
+    int gets;             /* fillers taken after the puts */
+    int victim;           /* the id the victim puts (its record needs a compaction) */
+};
+
+/* Wrapped: A = [1400, 2048) with a hole and a 72-byte skipped end whose
+ * run moves up by less than its length (3 steps); B = [0, 1280) with four
+ * holes; 120 bytes free between; message 27 needs 240. */
+static const struct layout wrapped_prio = {
+    MPROC_PRIORITY, 1400,
+    { 5, 4, 3, 9, 10, 8, 2, 13, 14, 21, 0, 1 },
+    { 9, 1, 9, 1, 9, 1, 9, 9, 1, 9, 1, 9 }, 12, 5, 27
+};
+/* Not wrapped: [200, 2016) with four holes, 32 bytes after it and 200
+ * before: everything slides up to the ring's end, the tail to 0. */
+static const struct layout flat_prio = {
+    MPROC_PRIORITY, 200,
+    { 5, 4, 3, 9, 10, 8, 2, 13, 14, 1, 21 },
+    { 9, 1, 9, 1, 9, 1, 9, 9, 1, 9, 9 }, 11, 4, 27
+};
+/* LIFO, no holes: the 72-byte skipped end and the 120 bytes before the
+ * head make room for message 25 (168 bytes) only together. */
+static const struct layout wrapped_lifo = {
+    MPROC_LIFO, 1400,
+    { 5, 4, 3, 9, 10, 8, 2, 13, 14, 21, 0, 1 },
+    { 0 }, 12, 0, 25
+};
+
+static mproc_queue_t *build(const struct layout *l, unsigned char *keep)
+{
+    mproc_queue_t *q = new_queue(l->order, CAP);
+    advance(q, l->at);
+    memset(keep, 0, 64);
+    for (int i = 0; i < l->nputs; i++) {
+        ck_assert_int_eq(put_msg(q, l->puts[i], l->prios[i], 0), 0);
+        keep[l->puts[i]] = l->order != MPROC_PRIORITY || l->prios[i] == 9;
+    }
+    unsigned char buf[MAX_MSG];
+    size_t len;
+    for (int i = 0; i < l->gets; i++)
+        ck_assert_int_eq(mproc_queue_get(q, buf, sizeof buf, &len, 0), 0);
+    return q;
+}
+
+/* The keepers are all there, whole, and besides them at most the ids in
+ * maybe[]; then the queue is whole. */
+static int holds_keepers(mproc_queue_t *q, const unsigned char *keep, int maybe1, int maybe2)
+{
+    unsigned char seen[64] = { 0 };
+    int count, r = drain_ids(q, seen, 63, &count);
+    for (int i = 0; r == 0 && i < 64; i++)
+        if (seen[i] != keep[i] && i != maybe1 && i != maybe2)
+            r = -160 - i;
+    return r != 0 ? r : queue_usable(q);
+}
+
+static int op_put_prio9(void *arg)
+{
+    struct qs *s = arg;
+    return put_msg(s->q, s->id, 9, 0) == 0 ? 0 : 1;
+}
+
+/* The victim's put compacts (timeout 0: it must not need to wait). */
+static int compact_scenario(const char *p, const struct layout *l)
+{
+    unsigned char keep[64];
+    mproc_queue_t *q = build(l, keep);
+    struct qs s = { q, l->victim, 9, 0 };
+    int reached = run_victim(p, op_put_prio9, &s);
+    int r = reached < 0 ? reached : holds_keepers(q, keep, l->victim, -1);
+    mproc_queue_close(q);
+    return r != 0 ? r : reached;
+}
+
+static int s_compact_wrapped(const char *p) { return compact_scenario(p, &wrapped_prio); }
+static int s_compact_flat(const char *p) { return compact_scenario(p, &flat_prio); }
+static int s_compact_lifo(const char *p) { return compact_scenario(p, &wrapped_lifo); }
+
+/* A compacting put dies at `first` (in the middle of a move); the victim's
+ * put (message 30) recovers, finishing the move, and dies at the point. */
+static int compact_recovery_scenario(const char *p, const struct layout *l, const char *first)
+{
+    unsigned char keep[64];
+    mproc_queue_t *q = build(l, keep);
+    struct qs s = { q, l->victim, 9, 0 };
+    if (run_victim(first, op_put_prio9, &s) != REACHED)
+        return -170;
+    s.id = 30;
+    int reached = run_victim(p, op_put_prio9, &s);
+    int r = reached < 0 ? reached : holds_keepers(q, keep, l->victim, 30);
+    mproc_queue_close(q);
+    return r != 0 ? r : reached;
+}
+
+static int s_compact_recover_step(const char *p)
+{
+    return compact_recovery_scenario(p, &wrapped_prio, "queue.compact.step_copied");
+}
+static int s_compact_recover_fixed(const char *p)
+{
+    return compact_recovery_scenario(p, &flat_prio, "queue.compact.tail_fixed");
+}
+
 static int op_task_done(void *arg)
 {
     struct qs *s = arg;
@@ -1002,6 +1114,11 @@ static const struct scenario scenarios[] = {
     { "queue", "", "get recovering PRIORITY", s_recover_prio },
     { "queue", "", "put recovering PRIORITY", s_recover_prio_mid },
     { "queue", "", "PRIORITY backlog after a head FREE", s_prio_backlog_after_recovery },
+    { "queue", "", "put PRIORITY compacting a wrapped ring", s_compact_wrapped },
+    { "queue", "", "put PRIORITY compacting a flat ring", s_compact_flat },
+    { "queue", "", "put LIFO compacting the skipped end", s_compact_lifo },
+    { "queue", "", "put recovering a compaction (a step)", s_compact_recover_step },
+    { "queue", "", "put recovering a compaction (the stores)", s_compact_recover_fixed },
     { "queue", "", "task_done", s_task_done },
     { "queue", "", "shutdown immediate", s_shutdown_now },
     { "queue", "", "shutdown graceful", s_shutdown_graceful },
