@@ -11,6 +11,10 @@
  * suite prints how many points it reached per object and fails if a point of
  * common/crash_points.h is never reached.
  *
+ * Races: a process armed to stop (SIGSTOP) at a point is frozen there
+ * while another process runs its operation, then resumed; the FIFO recovery
+ * race (a consumer's recovery against a producer's put) is tested so.
+ *
  * Needs ./configure --enable-crash-points; elsewhere it reports itself
  * skipped (exit 77). */
 #include "config.h"
@@ -18,6 +22,7 @@
 #include "helpers.h"
 
 #include <crash_points.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,12 +126,35 @@ static int victim_main(void *arg)
     return v->op(v->arg);
 }
 
+/* Removes what a victim killed in a named create left: the segment it was
+ * building under a temporary name, "/dev/shm/.mproc-build-PID-..." (as
+ * `mproc gc` does for a dead creator), so that the suite leaves /dev/shm as
+ * it found it. */
+static void remove_build_files(pid_t pid)
+{
+    char prefix[64];
+    int n = snprintf(prefix, sizeof prefix, ".mproc-build-%d-", (int)pid);
+    DIR *dir = opendir("/dev/shm");
+    struct dirent *d;
+    while (dir != NULL && (d = readdir(dir)) != NULL) {
+        if (strncmp(d->d_name, prefix, (size_t)n) == 0) {
+            char path[512];
+            snprintf(path, sizeof path, "/dev/shm/%s", d->d_name);
+            unlink(path);
+        }
+    }
+    if (dir != NULL)
+        closedir(dir);
+}
+
 /* Runs op(arg) in a child armed at point: REACHED if it died there,
  * NOT_REACHED if it finished with 0, else a failure code. */
 static int run_victim(const char *point, int (*op)(void *), void *arg)
 {
     struct victim v = { point, op, arg };
-    int r = wait_child(fork_child(victim_main, &v), NO_HANG);
+    pid_t pid = fork_child(victim_main, &v);
+    int r = wait_child(pid, NO_HANG);
+    remove_build_files(pid);
     if (r == -SIGKILL)
         return REACHED;
     return r == 0 ? NOT_REACHED : -100 - r;
@@ -1087,6 +1115,67 @@ static int s_segment(const char *p)
     return r != 0 ? r : reached;
 }
 
+/* ---- stopping at a point: races made deterministic ---- */
+
+int mproc__crash_arm_stop(const char *name, unsigned occurrence);
+
+static int op_get_stopped_in_recovery(void *arg)
+{
+    struct qs *s = arg;
+    if (mproc__crash_arm_stop("queue.recover.get_side", 1) != 0)
+        return 90;
+    unsigned char buf[MAX_MSG];
+    size_t len;
+    int r = mproc_queue_get(s->q, buf, sizeof buf, &len, NO_HANG);
+    return r == 0 && msg_check(buf, len) == s->id ? 0 : 1;
+}
+
+/* Stops pid at its armed point: 1 once it is stopped there (0 if it ended
+ * first, having never reached the point). */
+static int stopped(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, WUNTRACED) < 0)
+        ;
+    return WIFSTOPPED(status);
+}
+
+/* A FIFO consumer recovering the get side (its predecessor died holding the
+ * get mutex) is frozen inside its recovery, while a producer makes a put
+ * that moves the empty ring's head to 0 and then fills the ring past the
+ * head's old offset. A recovery that wrote the producers' cached head (as it
+ * once did, from its look before the put) would make the next put start at
+ * offset 0, over a committed message. Each side's recovery touches only its
+ * own side: the next put finds no room (EFULL), and every message is whole. */
+START_TEST(fifo_consumer_recovery_leaves_a_reset_put_alone)
+{
+    mproc_queue_t *q = new_queue(MPROC_FIFO, CAP);
+    advance(q, 1904); /* empty; message 5 (232 bytes) fits only from 0 */
+    struct qs s = { q, 5, 0, MAX_MSG };
+    ck_assert_int_eq(run_victim("queue.get.locked", op_get, &s), REACHED);
+    pid_t consumer = fork_child(op_get_stopped_in_recovery, &s);
+    ck_assert_msg(stopped(consumer), "the consumer never reached its recovery");
+    /* the reset put, then 1704 bytes more: the tail at 1936, past 1904 */
+    static const int fill_ids[] = { 16, 21, 32, 26, 37, 10, 3, 4, 0 };
+    ck_assert_int_eq(put_msg(q, 5, 0, 0), 0);
+    for (size_t i = 0; i < sizeof fill_ids / sizeof fill_ids[0]; i++)
+        ck_assert_int_eq(put_msg(q, fill_ids[i], 0, 0), 0);
+    kill(consumer, SIGCONT);
+    ck_assert_int_eq(wait_child(consumer, NO_HANG), 0); /* it took message 5 */
+    /* 240 bytes: 112 are left after the tail and 232 before the head */
+    int r = put_msg(q, 27, 0, 0);
+    ck_assert_int_eq(r, MPROC_EFULL);
+    unsigned char expect[64] = { 0 }, seen[64] = { 0 };
+    for (size_t i = 0; i < sizeof fill_ids / sizeof fill_ids[0]; i++)
+        expect[fill_ids[i]] = 1;
+    int count;
+    ck_assert_int_eq(drain_ids(q, seen, 63, &count), 0);
+    ck_assert_mem_eq(seen, expect, sizeof seen);
+    ck_assert_int_eq(queue_usable(q), 0);
+    mproc_queue_close(q);
+}
+END_TEST
+
 /* ---- the driver ---- */
 
 struct scenario {
@@ -1207,6 +1296,10 @@ int main(void)
     tcase_add_test(tc, cond_points);
     tcase_add_test(tc, barrier_points);
     suite_add_tcase(s, tc);
+    TCase *stops = tcase_create("stopped at a point");
+    tcase_set_timeout(stops, 60);
+    tcase_add_test(stops, fifo_consumer_recovery_leaves_a_reset_put_alone);
+    suite_add_tcase(s, stops);
     return run_suite(s);
 }
 
