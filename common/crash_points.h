@@ -41,6 +41,13 @@
     X(QUEUE_RECOVER_GET_SIDE, "queue", "queue.recover.get_side")                        \
     X(QUEUE_RECOVER_REBUILT, "queue", "queue.recover.index_rebuilt")                    \
     X(QUEUE_RECOVER_TAIL, "queue", "queue.recover.tail_published")                      \
+    /* queue: compaction of a LIFO/PRIORITY ring (sync/queue_compact.c) */              \
+    X(QUEUE_COMPACT_BEGUN, "queue", "queue.compact.move_begun")                         \
+    X(QUEUE_COMPACT_STEP, "queue", "queue.compact.step_copied")                         \
+    X(QUEUE_COMPACT_COPIED, "queue", "queue.compact.run_copied")                        \
+    X(QUEUE_COMPACT_FIXED, "queue", "queue.compact.tail_fixed")                         \
+    X(QUEUE_COMPACT_MOVED, "queue", "queue.compact.run_moved")                          \
+    X(QUEUE_COMPACT_DONE, "queue", "queue.compact.done")                                \
     /* barrier */                                                                       \
     X(BARRIER_ARRIVED, "barrier", "barrier.wait.arrived")                               \
     X(BARRIER_ACTION, "barrier", "barrier.wait.in_action")                              \

@@ -27,6 +27,9 @@
 #ifdef MPROC_CRASH_POINTS
 /* 0, or MPROC_EINVAL for an unknown name; name NULL disarms. */
 MPROC_API int mproc__crash_arm(const char *name, unsigned occurrence);
+/* As mproc__crash_arm, but the process stops there (SIGSTOP), once; the
+ * test then resumes it (SIGCONT) or kills it. */
+MPROC_API int mproc__crash_arm_stop(const char *name, unsigned occurrence);
 /* How often this process passed the named point. */
 MPROC_API unsigned mproc__crash_passed(const char *name);
 void mproc__crash_point(int id);

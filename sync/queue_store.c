@@ -10,51 +10,15 @@
  * FIFO gets take the record at the head. LIFO gets take the newest record,
  * which ends at the tail, so the tail moves back. PRIORITY gets take any
  * record: at either end the region shrinks, in the middle the record is
- * marked FREE and its bytes come back once the head reaches it. */
+ * marked FREE and its bytes come back once the head reaches it, or when a
+ * put that finds no contiguous room gathers them (queue_compact.c). */
 #include "queue_store.h"
 
 #include <string.h>
 
-enum { RECORD_LIVE = 1, RECORD_FREE = 2, RECORD_PAD = 3 };
-
-struct record {
-    uint32_t state;
-    uint32_t len;        /* message bytes */
-    uint32_t pad_before; /* bytes skipped at the ring's end before this record */
-    uint32_t reserved;
-    uint64_t seq;
-    int64_t prio;
-};
-#define RECORD_HEADER ((uint32_t)sizeof(struct record))
-_Static_assert(sizeof(struct record) == 32, "record header is 32 bytes");
-
-#define COUNT(word) ((uint32_t)((word) >> 32))
-#define OFFSET(word) ((uint32_t)(word))
-#define WORD(count, offset) ((uint64_t)(uint32_t)(count) << 32 | (uint32_t)(offset))
-
 static size_t align64(size_t n)
 {
     return (n + 63) & ~(size_t)63;
-}
-
-static uint32_t record_size(uint64_t len)
-{
-    return RECORD_HEADER + (uint32_t)((len + 7) & ~(uint64_t)7);
-}
-
-static unsigned char *ring_bytes(struct queue_shared *q)
-{
-    return (unsigned char *)q + q->ring_offset;
-}
-
-static struct record *record_at(struct queue_shared *q, uint32_t offset)
-{
-    return (struct record *)(void *)(ring_bytes(q) + offset);
-}
-
-static struct queue_entry *index_entries(struct queue_shared *q)
-{
-    return (struct queue_entry *)(void *)((unsigned char *)q + q->index_offset);
 }
 
 static uint64_t load(const _Atomic uint64_t *word)
@@ -69,10 +33,18 @@ static void publish(_Atomic uint64_t *word, uint64_t value)
 
 /* ---- layout ---- */
 
+/* The index: its entries and, for LIFO/PRIORITY, the compaction's state. */
+static size_t index_bytes(uint32_t index_cap)
+{
+    if (index_cap == 0)
+        return 0;
+    return (size_t)index_cap * sizeof(struct queue_entry) + sizeof(struct queue_index_extra);
+}
+
 size_t queue_store_size(uint32_t capacity, uint32_t index_cap)
 {
     size_t index = align64(sizeof(struct queue_shared));
-    size_t ring = align64(index + (size_t)index_cap * sizeof(struct queue_entry));
+    size_t ring = align64(index + index_bytes(index_cap));
     return ring + capacity;
 }
 
@@ -84,7 +56,7 @@ void queue_store_init(struct queue_shared *q, int order, uint64_t maxsize, uint3
     q->capacity = capacity;
     q->index_cap = index_cap;
     q->index_offset = align64(sizeof(struct queue_shared));
-    q->ring_offset = align64(q->index_offset + (size_t)index_cap * sizeof(struct queue_entry));
+    q->ring_offset = align64(q->index_offset + index_bytes(index_cap));
 }
 
 int queue_store_valid(const struct queue_shared *q, size_t size)
@@ -92,7 +64,7 @@ int queue_store_valid(const struct queue_shared *q, size_t size)
     return q->order <= MPROC_PRIORITY && q->capacity % 8 == 0 && q->capacity >= 2 * RECORD_HEADER &&
            (q->order == MPROC_FIFO) == (q->index_cap == 0) &&
            q->index_offset == align64(sizeof(struct queue_shared)) &&
-           q->ring_offset == align64(q->index_offset + (size_t)q->index_cap * sizeof(struct queue_entry)) &&
+           q->ring_offset == align64(q->index_offset + index_bytes(q->index_cap)) &&
            queue_store_size(q->capacity, q->index_cap) == size;
 }
 
@@ -175,10 +147,23 @@ static int room_with(struct queue_shared *q, uint64_t head, uint32_t size)
     return place(q, head, tail, size, &offset, &pad) != NO_ROOM;
 }
 
+/* LIFO/PRIORITY: room is counted in live bytes, not found in the ring: a
+ * put that finds no contiguous room compacts (see queue_store.h). */
+static int indexed_has_room(struct queue_shared *q, uint32_t size)
+{
+    if (q->maxsize != 0 && queue_store_items(q) >= q->maxsize)
+        return 0;
+    if (q->index_len >= q->index_cap)
+        return 0;
+    return index_extra(q)->live_bytes + size <= q->capacity;
+}
+
 int queue_store_has_room(struct queue_shared *q, size_t len)
 {
     if (len > queue_store_max_message(q))
         return 0;
+    if (q->index_cap != 0)
+        return indexed_has_room(q, record_size(len));
     uint32_t size = record_size(len);
     /* The head only moves forward: the last look at it errs on the side of
      * too little room, so look again only when it says no. */
@@ -235,8 +220,57 @@ static void index_remove_next(struct queue_shared *q)
 
 /* ---- put ---- */
 
+/* LIFO/PRIORITY (the one mutex held; has_room said yes): as the FIFO put,
+ * but a record that finds no contiguous room first has the free bytes
+ * gathered, which has_room's count of live bytes guarantees is enough. */
+static void indexed_put(struct queue_shared *q, const void *data, size_t len, int64_t prio)
+{
+    uint32_t size = record_size(len), offset, pad;
+    uint64_t head = load(&q->head), tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    int fit = place(q, head, tail, size, &offset, &pad);
+    if (fit == NO_ROOM) {
+        queue_compact(q);
+        head = load(&q->head);
+        tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        fit = place(q, head, tail, size, &offset, &pad);
+    }
+    if (fit == FITS_AFTER_RESET) {
+        /* Empty: restart the head at 0. */
+        publish(&q->head, WORD(COUNT(head), 0));
+        MPROC__CRASH(QUEUE_PUT_HEAD_RESET);
+    }
+    if (pad >= RECORD_HEADER) {
+        struct record *skip = record_at(q, q->capacity - pad);
+        skip->state = RECORD_PAD;
+        skip->len = 0;
+        MPROC__CRASH(QUEUE_PUT_PAD);
+    }
+    uint64_t seq = q->next_seq++;
+    struct record *r = record_at(q, offset);
+    r->state = RECORD_LIVE;
+    r->len = (uint32_t)len;
+    r->pad_before = pad;
+    r->seq = seq;
+    r->prio = prio;
+    if (len > 0)
+        memcpy(ring_bytes(q) + offset + RECORD_HEADER, data, len);
+    MPROC__CRASH(QUEUE_PUT_RECORD);
+    /* The commit, as in FIFO; the index and the byte count are derived and
+     * rebuilt by recovery if we die before them. */
+    publish(&q->tail, WORD(COUNT(tail) + 1, (offset + size) % q->capacity));
+    MPROC__CRASH(QUEUE_PUT_COMMITTED);
+    struct queue_entry e = { offset, (uint32_t)len, seq, prio };
+    index_add(q, &e);
+    index_extra(q)->live_bytes += size;
+    MPROC__CRASH(QUEUE_PUT_INDEXED);
+}
+
 void queue_store_put(struct queue_shared *q, const void *data, size_t len, int64_t prio)
 {
+    if (q->index_cap != 0) {
+        indexed_put(q, data, len, prio);
+        return;
+    }
     uint32_t size = record_size(len), offset, pad;
     uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
     if (place(q, q->head_seen, tail, size, &offset, &pad) == FITS_AFTER_RESET) {
@@ -282,14 +316,6 @@ int queue_store_has_item(struct queue_shared *q)
         return 1;
     q->tail_seen = load(&q->tail);
     return COUNT(q->tail_seen) != COUNT(head);
-}
-
-/* The first record at or after offset, past the skipped end of the ring. */
-static uint32_t skip_end(struct queue_shared *q, uint32_t offset)
-{
-    if (q->capacity - offset < RECORD_HEADER || record_at(q, offset)->state == RECORD_PAD)
-        return 0;
-    return offset;
 }
 
 const void *queue_store_peek(struct queue_shared *q, struct queue_entry *e)
@@ -353,6 +379,7 @@ void queue_store_take(struct queue_shared *q, const struct queue_entry *e)
     publish(&q->head, WORD(gets, head_offset));
     MPROC__CRASH(QUEUE_GET_COMMITTED);
     index_remove_next(q);
+    index_extra(q)->live_bytes -= size;
 }
 
 void queue_store_drain(struct queue_shared *q)
@@ -363,8 +390,10 @@ void queue_store_drain(struct queue_shared *q)
     uint64_t tail = load(&q->tail);
     publish(&q->head, WORD(COUNT(tail), OFFSET(tail)));
     q->tail_seen = tail;
-    if (q->index_cap != 0)
+    if (q->index_cap != 0) {
         q->index_len = 0;
+        index_extra(q)->live_bytes = 0;
+    }
 }
 
 /* ---- recovery ---- */
@@ -387,6 +416,7 @@ void queue_store_recover_get(struct queue_shared *q)
 
 void queue_store_recover(struct queue_shared *q)
 {
+    queue_compact_recover(q); /* a move left half-done: finished first */
     uint64_t head = load(&q->head), tail = load(&q->tail);
     q->head_seen = head;
     q->tail_seen = tail;
@@ -395,6 +425,7 @@ void queue_store_recover(struct queue_shared *q)
      * find where the last live one ends. */
     uint32_t used = used_bytes(q, head, tail), walked = 0, offset = OFFSET(head);
     uint32_t live = 0, live_end = OFFSET(head), first_live = OFFSET(head);
+    uint64_t live_bytes = 0;
     q->index_len = 0;
     while (walked < used) {
         uint32_t at = skip_end(q, offset);
@@ -415,11 +446,13 @@ void queue_store_recover(struct queue_shared *q)
             if (live == 0)
                 first_live = offset;
             live++;
+            live_bytes += size;
             live_end = (offset + size) % q->capacity;
         }
         walked += size;
         offset = (offset + size) % q->capacity;
     }
+    index_extra(q)->live_bytes = live_bytes;
     MPROC__CRASH(QUEUE_RECOVER_REBUILT);
     /* The head goes to the first live record, never stays on a FREE one (a
      * consumer killed after marking the head record FREE and before moving

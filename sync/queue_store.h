@@ -109,4 +109,94 @@ void queue_store_recover_put(struct queue_shared *q);
 void queue_store_recover_get(struct queue_shared *q);
 void queue_store_recover(struct queue_shared *q);
 
+/* ---- records, shared with the compaction (queue_compact.c) ----
+ * A record is a 32-byte header and the message padded to 8 bytes; it never
+ * wraps: the end of the ring is skipped (a PAD record, or fewer than 32
+ * bytes that are skipped implicitly). `pad_before` is non-zero only in a
+ * record at offset 0. */
+enum { RECORD_LIVE = 1, RECORD_FREE = 2, RECORD_PAD = 3 };
+
+struct record {
+    uint32_t state;
+    uint32_t len;        /* message bytes */
+    uint32_t pad_before; /* bytes skipped at the ring's end before this record */
+    uint32_t reserved;
+    uint64_t seq;
+    int64_t prio;
+};
+#define RECORD_HEADER ((uint32_t)sizeof(struct record))
+_Static_assert(sizeof(struct record) == 32, "record header is 32 bytes");
+
+#define COUNT(word) ((uint32_t)((word) >> 32))
+#define OFFSET(word) ((uint32_t)(word))
+#define WORD(count, offset) ((uint64_t)(uint32_t)(count) << 32 | (uint32_t)(offset))
+
+static inline uint32_t record_size(uint64_t len)
+{
+    return RECORD_HEADER + (uint32_t)((len + 7) & ~(uint64_t)7);
+}
+
+static inline unsigned char *ring_bytes(struct queue_shared *q)
+{
+    return (unsigned char *)q + q->ring_offset;
+}
+
+static inline struct record *record_at(struct queue_shared *q, uint32_t offset)
+{
+    return (struct record *)(void *)(ring_bytes(q) + offset);
+}
+
+static inline struct queue_entry *index_entries(struct queue_shared *q)
+{
+    return (struct queue_entry *)(void *)((unsigned char *)q + q->index_offset);
+}
+
+/* The first record at or after offset, past the skipped end of the ring. */
+static inline uint32_t skip_end(struct queue_shared *q, uint32_t offset)
+{
+    if (q->capacity - offset < RECORD_HEADER || record_at(q, offset)->state == RECORD_PAD)
+        return 0;
+    return offset;
+}
+
+/* ---- LIFO/PRIORITY only: after the index entries (queue_compact.c) ----
+ *
+ * Capacity rule: a put finds room when the records of the live messages
+ * plus its own fit the capacity. The holes that gets leave in the middle
+ * of the ring and the skipped end are gathered by a compaction when a put
+ * finds no contiguous room for its record but enough bytes in all.
+ *
+ * A compaction is a series of moves, each of a run of consecutive live
+ * records; `move` records the one in progress (its bytes, how far the copy
+ * got, and the stores that end it) before any byte is copied, so that the
+ * recovery of a holder killed in the middle finishes it first. */
+struct queue_move {
+    uint32_t src, dst, len;     /* ring offsets and bytes of the run */
+    _Atomic uint32_t done;      /* bytes copied so far, in steps that never overlap */
+    uint32_t free_at, free_len; /* then: a FREE record (len free_len) at free_at, or none */
+    uint32_t tail_to, head_to;  /* then: the tail / head offset moves there, or none */
+    uint32_t clear_pad0;        /* then: pad_before of the record at offset 0 becomes 0 */
+    _Atomic uint32_t active;    /* set last when begun, cleared last when ended */
+};
+
+struct queue_index_extra {
+    struct queue_move move;
+    uint64_t live_bytes;        /* derived: the live records' bytes */
+};
+
+#define QUEUE_MOVE_NONE UINT32_MAX
+
+static inline struct queue_index_extra *index_extra(struct queue_shared *q)
+{
+    return (struct queue_index_extra *)(void *)((unsigned char *)index_entries(q) +
+                                                (size_t)q->index_cap * sizeof(struct queue_entry));
+}
+
+/* Gathers the free bytes of a LIFO/PRIORITY queue (its mutex held, items
+ * queued) into one gap between the tail and the head, keeping the records'
+ * order; then rebuilds the index. Copies the live bytes at most once. */
+void queue_compact(struct queue_shared *q);
+/* Finishes a move a dead holder left in progress (its mutex held). */
+void queue_compact_recover(struct queue_shared *q);
+
 #endif

@@ -11,6 +11,10 @@
  * suite prints how many points it reached per object and fails if a point of
  * common/crash_points.h is never reached.
  *
+ * Races: a process armed to stop (SIGSTOP) at a point is frozen there
+ * while another process runs its operation, then resumed; the FIFO recovery
+ * race (a consumer's recovery against a producer's put) is tested so.
+ *
  * Needs ./configure --enable-crash-points; elsewhere it reports itself
  * skipped (exit 77). */
 #include "config.h"
@@ -18,6 +22,7 @@
 #include "helpers.h"
 
 #include <crash_points.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,12 +126,35 @@ static int victim_main(void *arg)
     return v->op(v->arg);
 }
 
+/* Removes what a victim killed in a named create left: the segment it was
+ * building under a temporary name, "/dev/shm/.mproc-build-PID-..." (as
+ * `mproc gc` does for a dead creator), so that the suite leaves /dev/shm as
+ * it found it. */
+static void remove_build_files(pid_t pid)
+{
+    char prefix[64];
+    int n = snprintf(prefix, sizeof prefix, ".mproc-build-%d-", (int)pid);
+    DIR *dir = opendir("/dev/shm");
+    struct dirent *d;
+    while (dir != NULL && (d = readdir(dir)) != NULL) {
+        if (strncmp(d->d_name, prefix, (size_t)n) == 0) {
+            char path[512];
+            snprintf(path, sizeof path, "/dev/shm/%s", d->d_name);
+            unlink(path);
+        }
+    }
+    if (dir != NULL)
+        closedir(dir);
+}
+
 /* Runs op(arg) in a child armed at point: REACHED if it died there,
  * NOT_REACHED if it finished with 0, else a failure code. */
 static int run_victim(const char *point, int (*op)(void *), void *arg)
 {
     struct victim v = { point, op, arg };
-    int r = wait_child(fork_child(victim_main, &v), NO_HANG);
+    pid_t pid = fork_child(victim_main, &v);
+    int r = wait_child(pid, NO_HANG);
+    remove_build_files(pid);
     if (r == -SIGKILL)
         return REACHED;
     return r == 0 ? NOT_REACHED : -100 - r;
@@ -384,6 +412,118 @@ static int s_prio_backlog_after_recovery(const char *p)
     }
     mproc_queue_close(q);
     return r != 0 ? r : reached;
+}
+
+/* Compaction: a LIFO/PRIORITY put that finds no contiguous room but enough
+ * bytes in all gathers the holes (messages taken from the middle) and the
+ * skipped end of the ring. The layouts below are worked out for CAP 2048
+ * from the record sizes (32 + msg_len rounded up to 8). Keepers have
+ * priority 9, fillers priority 1: the gets take exactly the fillers, from
+ * the middle of the ring, and leave holes. */
+struct layout {
+    int order;
+    size_t at;            /* where the empty ring starts */
+    int puts[16], prios[16], nputs;
+    int gets;             /* fillers taken after the puts */
+    int victim;           /* the id the victim puts (its record needs a compaction) */
+};
+
+/* Wrapped: A = [1400, 2048) with a hole and a 72-byte skipped end whose
+ * run moves up by less than its length (3 steps); B = [0, 1280) with four
+ * holes; 120 bytes free between; message 27 needs 240. */
+static const struct layout wrapped_prio = {
+    MPROC_PRIORITY, 1400,
+    { 5, 4, 3, 9, 10, 8, 2, 13, 14, 21, 0, 1 },
+    { 9, 1, 9, 1, 9, 1, 9, 9, 1, 9, 1, 9 }, 12, 5, 27
+};
+/* Not wrapped: [200, 2016) with four holes, 32 bytes after it and 200
+ * before: everything slides up to the ring's end, the tail to 0. */
+static const struct layout flat_prio = {
+    MPROC_PRIORITY, 200,
+    { 5, 4, 3, 9, 10, 8, 2, 13, 14, 1, 21 },
+    { 9, 1, 9, 1, 9, 1, 9, 9, 1, 9, 9 }, 11, 4, 27
+};
+/* LIFO, no holes: the 72-byte skipped end and the 120 bytes before the
+ * head make room for message 25 (168 bytes) only together. */
+static const struct layout wrapped_lifo = {
+    MPROC_LIFO, 1400,
+    { 5, 4, 3, 9, 10, 8, 2, 13, 14, 21, 0, 1 },
+    { 0 }, 12, 0, 25
+};
+
+static mproc_queue_t *build(const struct layout *l, unsigned char *keep)
+{
+    mproc_queue_t *q = new_queue(l->order, CAP);
+    advance(q, l->at);
+    memset(keep, 0, 64);
+    for (int i = 0; i < l->nputs; i++) {
+        ck_assert_int_eq(put_msg(q, l->puts[i], l->prios[i], 0), 0);
+        keep[l->puts[i]] = l->order != MPROC_PRIORITY || l->prios[i] == 9;
+    }
+    unsigned char buf[MAX_MSG];
+    size_t len;
+    for (int i = 0; i < l->gets; i++)
+        ck_assert_int_eq(mproc_queue_get(q, buf, sizeof buf, &len, 0), 0);
+    return q;
+}
+
+/* The keepers are all there, whole, and besides them at most the ids in
+ * maybe[]; then the queue is whole. */
+static int holds_keepers(mproc_queue_t *q, const unsigned char *keep, int maybe1, int maybe2)
+{
+    unsigned char seen[64] = { 0 };
+    int count, r = drain_ids(q, seen, 63, &count);
+    for (int i = 0; r == 0 && i < 64; i++)
+        if (seen[i] != keep[i] && i != maybe1 && i != maybe2)
+            r = -160 - i;
+    return r != 0 ? r : queue_usable(q);
+}
+
+static int op_put_prio9(void *arg)
+{
+    struct qs *s = arg;
+    return put_msg(s->q, s->id, 9, 0) == 0 ? 0 : 1;
+}
+
+/* The victim's put compacts (timeout 0: it must not need to wait). */
+static int compact_scenario(const char *p, const struct layout *l)
+{
+    unsigned char keep[64];
+    mproc_queue_t *q = build(l, keep);
+    struct qs s = { q, l->victim, 9, 0 };
+    int reached = run_victim(p, op_put_prio9, &s);
+    int r = reached < 0 ? reached : holds_keepers(q, keep, l->victim, -1);
+    mproc_queue_close(q);
+    return r != 0 ? r : reached;
+}
+
+static int s_compact_wrapped(const char *p) { return compact_scenario(p, &wrapped_prio); }
+static int s_compact_flat(const char *p) { return compact_scenario(p, &flat_prio); }
+static int s_compact_lifo(const char *p) { return compact_scenario(p, &wrapped_lifo); }
+
+/* A compacting put dies at `first` (in the middle of a move); the victim's
+ * put (message 30) recovers, finishing the move, and dies at the point. */
+static int compact_recovery_scenario(const char *p, const struct layout *l, const char *first)
+{
+    unsigned char keep[64];
+    mproc_queue_t *q = build(l, keep);
+    struct qs s = { q, l->victim, 9, 0 };
+    if (run_victim(first, op_put_prio9, &s) != REACHED)
+        return -170;
+    s.id = 30;
+    int reached = run_victim(p, op_put_prio9, &s);
+    int r = reached < 0 ? reached : holds_keepers(q, keep, l->victim, 30);
+    mproc_queue_close(q);
+    return r != 0 ? r : reached;
+}
+
+static int s_compact_recover_step(const char *p)
+{
+    return compact_recovery_scenario(p, &wrapped_prio, "queue.compact.step_copied");
+}
+static int s_compact_recover_fixed(const char *p)
+{
+    return compact_recovery_scenario(p, &flat_prio, "queue.compact.tail_fixed");
 }
 
 static int op_task_done(void *arg)
@@ -975,6 +1115,67 @@ static int s_segment(const char *p)
     return r != 0 ? r : reached;
 }
 
+/* ---- stopping at a point: races made deterministic ---- */
+
+int mproc__crash_arm_stop(const char *name, unsigned occurrence);
+
+static int op_get_stopped_in_recovery(void *arg)
+{
+    struct qs *s = arg;
+    if (mproc__crash_arm_stop("queue.recover.get_side", 1) != 0)
+        return 90;
+    unsigned char buf[MAX_MSG];
+    size_t len;
+    int r = mproc_queue_get(s->q, buf, sizeof buf, &len, NO_HANG);
+    return r == 0 && msg_check(buf, len) == s->id ? 0 : 1;
+}
+
+/* Stops pid at its armed point: 1 once it is stopped there (0 if it ended
+ * first, having never reached the point). */
+static int stopped(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, WUNTRACED) < 0)
+        ;
+    return WIFSTOPPED(status);
+}
+
+/* A FIFO consumer recovering the get side (its predecessor died holding the
+ * get mutex) is frozen inside its recovery, while a producer makes a put
+ * that moves the empty ring's head to 0 and then fills the ring past the
+ * head's old offset. A recovery that wrote the producers' cached head (as it
+ * once did, from its look before the put) would make the next put start at
+ * offset 0, over a committed message. Each side's recovery touches only its
+ * own side: the next put finds no room (EFULL), and every message is whole. */
+START_TEST(fifo_consumer_recovery_leaves_a_reset_put_alone)
+{
+    mproc_queue_t *q = new_queue(MPROC_FIFO, CAP);
+    advance(q, 1904); /* empty; message 5 (232 bytes) fits only from 0 */
+    struct qs s = { q, 5, 0, MAX_MSG };
+    ck_assert_int_eq(run_victim("queue.get.locked", op_get, &s), REACHED);
+    pid_t consumer = fork_child(op_get_stopped_in_recovery, &s);
+    ck_assert_msg(stopped(consumer), "the consumer never reached its recovery");
+    /* the reset put, then 1704 bytes more: the tail at 1936, past 1904 */
+    static const int fill_ids[] = { 16, 21, 32, 26, 37, 10, 3, 4, 0 };
+    ck_assert_int_eq(put_msg(q, 5, 0, 0), 0);
+    for (size_t i = 0; i < sizeof fill_ids / sizeof fill_ids[0]; i++)
+        ck_assert_int_eq(put_msg(q, fill_ids[i], 0, 0), 0);
+    kill(consumer, SIGCONT);
+    ck_assert_int_eq(wait_child(consumer, NO_HANG), 0); /* it took message 5 */
+    /* 240 bytes: 112 are left after the tail and 232 before the head */
+    int r = put_msg(q, 27, 0, 0);
+    ck_assert_int_eq(r, MPROC_EFULL);
+    unsigned char expect[64] = { 0 }, seen[64] = { 0 };
+    for (size_t i = 0; i < sizeof fill_ids / sizeof fill_ids[0]; i++)
+        expect[fill_ids[i]] = 1;
+    int count;
+    ck_assert_int_eq(drain_ids(q, seen, 63, &count), 0);
+    ck_assert_mem_eq(seen, expect, sizeof seen);
+    ck_assert_int_eq(queue_usable(q), 0);
+    mproc_queue_close(q);
+}
+END_TEST
+
 /* ---- the driver ---- */
 
 struct scenario {
@@ -1002,6 +1203,11 @@ static const struct scenario scenarios[] = {
     { "queue", "", "get recovering PRIORITY", s_recover_prio },
     { "queue", "", "put recovering PRIORITY", s_recover_prio_mid },
     { "queue", "", "PRIORITY backlog after a head FREE", s_prio_backlog_after_recovery },
+    { "queue", "", "put PRIORITY compacting a wrapped ring", s_compact_wrapped },
+    { "queue", "", "put PRIORITY compacting a flat ring", s_compact_flat },
+    { "queue", "", "put LIFO compacting the skipped end", s_compact_lifo },
+    { "queue", "", "put recovering a compaction (a step)", s_compact_recover_step },
+    { "queue", "", "put recovering a compaction (the stores)", s_compact_recover_fixed },
     { "queue", "", "task_done", s_task_done },
     { "queue", "", "shutdown immediate", s_shutdown_now },
     { "queue", "", "shutdown graceful", s_shutdown_graceful },
@@ -1090,6 +1296,10 @@ int main(void)
     tcase_add_test(tc, cond_points);
     tcase_add_test(tc, barrier_points);
     suite_add_tcase(s, tc);
+    TCase *stops = tcase_create("stopped at a point");
+    tcase_set_timeout(stops, 60);
+    tcase_add_test(stops, fifo_consumer_recovery_leaves_a_reset_put_alone);
+    suite_add_tcase(s, stops);
     return run_suite(s);
 }
 

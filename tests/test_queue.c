@@ -931,6 +931,161 @@ START_TEST(blocked_consumers_killed_and_replaced_lose_nothing)
 }
 END_TEST
 
+/* ---- capacity of LIFO and PRIORITY queues: live bytes, not ring position ---- */
+
+/* The bytes a message takes in the ring (include/mproc/queue.h). */
+static size_t record_bytes(size_t len)
+{
+    return 32 + ((len + 7) & ~(size_t)7);
+}
+
+/* One long-lived message of the lowest rank (PRIORITY: a high priority
+ * number; LIFO: the first put, at the bottom of the stack) stays while a
+ * put/put/get/get loop runs: Python's queues never block there, and neither
+ * may a put with timeout 0 here, round after round. */
+START_TEST(a_pinned_message_does_not_make_churn_run_out_of_room)
+{
+    int order = _i;
+    mproc_queue_t *q = new_queue(0, 4096, order);
+    unsigned char msg[300];
+    memset(msg, 0xee, sizeof msg);
+    ck_assert_int_eq(mproc_queue_put_prio(q, msg, 100, 1000, 0), 0); /* pinned */
+    for (int round = 0; round < 2000; round++) {
+        size_t a = 40 + (size_t)(round * 13) % 250, b = 8 + (size_t)(round * 29) % 280;
+        msg[0] = 1;
+        ck_assert_msg(mproc_queue_put_prio(q, msg, a, round % 5, 0) == 0, "round %d: first put", round);
+        msg[0] = 2;
+        ck_assert_msg(mproc_queue_put_prio(q, msg, b, round % 3, 0) == 0, "round %d: second put", round);
+        ck_assert_uint_eq(mproc_queue_qsize(q), 3);
+        size_t len;
+        unsigned char out[300];
+        ck_assert_int_eq(mproc_queue_get(q, out, sizeof out, &len, 0), 0);
+        ck_assert_int_eq(mproc_queue_get(q, out, sizeof out, &len, 0), 0);
+        ck_assert(len == a || len == b);
+    }
+    ck_assert_uint_eq(mproc_queue_qsize(q), 1);
+    size_t len;
+    unsigned char out[300];
+    ck_assert_int_eq(mproc_queue_get(q, out, sizeof out, &len, 0), 0);
+    ck_assert_uint_eq(len, 100);
+    ck_assert_int_eq(out[50], 0xee);
+    mproc_queue_close(q);
+}
+END_TEST
+
+/* Filled to exactly the documented capacity (the records' bytes add up to
+ * it), the next put, even of 0 bytes, is MPROC_EFULL; one get makes room
+ * for exactly that message again. The ring is first moved along and
+ * holed, so that the free bytes are scattered and must be gathered. */
+START_TEST(filled_to_exactly_the_capacity_the_next_put_is_efull)
+{
+    int order = _i;
+    enum { CAP = 4096 };
+    mproc_queue_t *q = new_queue(0, CAP, order);
+    unsigned char msg[CAP];
+    size_t len;
+    /* scatter: move the ring's start along, leave a pinned message there */
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(mproc_queue_put(q, msg, 500, 0), 0);
+        ck_assert_int_eq(mproc_queue_get(q, msg, sizeof msg, &len, 0), 0);
+    }
+    memset(msg, 7, sizeof msg);
+    ck_assert_int_eq(mproc_queue_put_prio(q, msg, 200, 9, 0), 0); /* pinned */
+    size_t used = record_bytes(200);
+    for (int i = 0; i < 6; i++) { /* holes after it */
+        ck_assert_int_eq(mproc_queue_put_prio(q, msg, 100, 0, 0), 0);
+        ck_assert_int_eq(mproc_queue_put_prio(q, msg, 60, 1, 0), 0);
+        ck_assert_int_eq(mproc_queue_get(q, msg, sizeof msg, &len, 0), 0);
+        used += record_bytes(order == MPROC_LIFO ? 100 : 60);
+    }
+    /* now fill: messages of 72 bytes (104 each), then the exact remainder */
+    int n = 0;
+    while (CAP - used >= 2 * record_bytes(72)) {
+        memset(msg, n & 0xff, 72);
+        ck_assert_msg(mproc_queue_put_prio(q, msg, 72, 3, 0) == 0, "put %d with %zu used", n, used);
+        used += record_bytes(72);
+        n++;
+    }
+    size_t last = CAP - used - 32;
+    ck_assert_msg(mproc_queue_put_prio(q, msg, last, 3, 0) == 0, "the last %zu bytes", last);
+    used += record_bytes(last);
+    ck_assert_uint_eq(used, CAP);
+    ck_assert_int_eq(mproc_queue_put(q, msg, 0, 0), MPROC_EFULL);
+    ck_assert_int_eq(mproc_queue_put_prio(q, msg, 1, -5, 0.05), MPROC_EFULL);
+    /* one get (PRIORITY: a 60-byte one, priority 1 comes before 3 and 9;
+     * LIFO: the last one) frees exactly its record */
+    ck_assert_int_eq(mproc_queue_get(q, msg, sizeof msg, &len, 0), 0);
+    size_t freed = record_bytes(len);
+    ck_assert_int_eq(mproc_queue_put(q, msg, freed - 32, 0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, msg, 0, 0), MPROC_EFULL);
+    /* every message is whole */
+    size_t total = 0;
+    while (mproc_queue_get(q, msg, sizeof msg, &len, 0) == 0)
+        total += record_bytes(len);
+    ck_assert_uint_eq(total, CAP);
+    ck_assert_int_eq(mproc_queue_put(q, msg, CAP - 32, 0), 0);
+    mproc_queue_close(q);
+}
+END_TEST
+
+/* A long random run: a put with timeout 0 succeeds exactly when the live
+ * messages' records plus its own fit the capacity, and every message comes
+ * out whole and in order. */
+static void capacity_rule_run(int order, unsigned seed)
+{
+    enum { CAP = 8192 };
+    mproc_queue_t *q = new_queue(0, CAP, order);
+    static struct model m;
+    memset(&m, 0, sizeof m);
+    m.order = order;
+    static unsigned char buf[CAP], out[CAP];
+    size_t live = 0;
+    for (int step = 0; step < 30000; step++) {
+        int r;
+        if (rand_r(&seed) % 100 < 55) {
+            size_t len = (size_t)(rand_r(&seed) % (rand_r(&seed) % 16 == 0 ? 2500 : 300));
+            int64_t prio = order == MPROC_PRIORITY && rand_r(&seed) % 10 == 0 ? 50 : rand_r(&seed) % 5;
+            unsigned char fill = (unsigned char)rand_r(&seed);
+            memset(buf, fill, len);
+            r = mproc_queue_put_prio(q, buf, len, prio, 0);
+            int fits = live + record_bytes(len) <= CAP;
+            ck_assert_msg(fits ? r == 0 : r == MPROC_EFULL, "step %d: put of %zu with %zu live: %d",
+                          step, len, live, r);
+            if (r != 0)
+                continue;
+            live += record_bytes(len);
+            m.items[m.n].prio = prio;
+            m.items[m.n].seq = m.seq++;
+            m.items[m.n].len = len;
+            m.items[m.n].fill = fill;
+            m.n++;
+        } else {
+            size_t len;
+            r = mproc_queue_get(q, out, sizeof out, &len, 0);
+            if (m.n == 0) {
+                ck_assert_int_eq(r, MPROC_EEMPTY);
+                continue;
+            }
+            ck_assert_int_eq(r, 0);
+            int i = model_next(&m);
+            ck_assert_uint_eq(len, m.items[i].len);
+            for (size_t k = 0; k < len; k++)
+                ck_assert_int_eq(out[k], m.items[i].fill);
+            live -= record_bytes(len);
+            memmove(&m.items[i], &m.items[i + 1], (size_t)(m.n - i - 1) * sizeof m.items[0]);
+            m.n--;
+        }
+        ck_assert_uint_eq(mproc_queue_qsize(q), (size_t)m.n);
+    }
+    mproc_queue_close(q);
+}
+
+START_TEST(indexed_puts_fail_exactly_when_live_bytes_exceed_the_capacity)
+{
+    capacity_rule_run(_i, 7u + (unsigned)_i);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
     Suite *s = suite_create("queue");
@@ -952,6 +1107,10 @@ static Suite *queue_suite(void)
     tcase_add_loop_test(tc, consumers_killed_mid_get_leave_the_rest_intact, MPROC_FIFO, MPROC_PRIORITY + 1);
     tcase_add_test(tc, two_producers_two_consumers_deliver_each_message_once);
     tcase_add_loop_test(tc, ping_pong_never_loses_a_wakeup, MPROC_FIFO, MPROC_PRIORITY + 1);
+    tcase_add_loop_test(tc, a_pinned_message_does_not_make_churn_run_out_of_room, MPROC_LIFO, MPROC_PRIORITY + 1);
+    tcase_add_loop_test(tc, filled_to_exactly_the_capacity_the_next_put_is_efull, MPROC_LIFO, MPROC_PRIORITY + 1);
+    tcase_add_loop_test(tc, indexed_puts_fail_exactly_when_live_bytes_exceed_the_capacity, MPROC_LIFO,
+                        MPROC_PRIORITY + 1);
     suite_add_tcase(s, tc);
     TCase *deaths = tcase_create("deaths");
     tcase_set_timeout(deaths, 120);

@@ -14,18 +14,29 @@
  * consumer killed while blocked in get, or woken and killed before it takes
  * the message, takes no wake-up from another (every sleeper is woken); nor
  * does a get that fails with MPROC_EMSGSIZE or MPROC_ENOMEM. An immediate
- * shutdown killed half-way is completed by the next consumer or join.
+ * shutdown killed half-way is completed by the next consumer or join. A
+ * LIFO/PRIORITY put killed while it moves queued messages to gather free
+ * bytes (see Capacity) leaves each of them whole and queued once: the next
+ * caller to take the queue's lock finishes the move.
  *
  * Timeouts: every finite timeout bounds the whole call, including the wait
  * for the queue's internal lock (held by another process for a copy).
  *
- * Capacity of LIFO and PRIORITY queues: a message costs 32 bytes plus its
- * length rounded up to 8 (as in FIFO). The bytes of a message taken from
- * the middle of a PRIORITY queue's ring come back only once every message
- * put before it has been taken too (its bytes stay a hole until the oldest
- * live message moves on): a put may find no room, and wait, while the live
- * messages need less than the capacity. Size a PRIORITY queue for the
- * messages that may be queued between the oldest live one and the newest. */
+ * Capacity: a message takes a record of 32 bytes (the per-record overhead)
+ * plus its length rounded up to a multiple of 8. In a LIFO or PRIORITY
+ * queue a put waits (or fails with MPROC_EFULL) only when the records of
+ * the messages queued plus its own would exceed the capacity (or maxsize
+ * items are queued): messages taken from the middle leave no lasting holes,
+ * since a put that finds no contiguous room gathers the free bytes first
+ * (it moves the queued messages in the ring; copying each live byte at
+ * most once, and only when needed: a queue kept at most half full copies
+ * on average at most one byte per byte put, a nearly full one up to its
+ * queued bytes per put). A FIFO queue never moves its messages: a record
+ * that does not fit before the ring's end starts again at its beginning,
+ * so there a put may also wait while up to one record's worth of bytes at
+ * the ring's end is unused. A message of capacity - 32 bytes always fits
+ * an empty queue.
+ */
 #ifndef MPROC_QUEUE_H
 #define MPROC_QUEUE_H
 
