@@ -41,6 +41,7 @@
     X(QUEUE_RECOVER_GET_SIDE, "queue", "queue.recover.get_side")                        \
     X(QUEUE_RECOVER_REBUILT, "queue", "queue.recover.index_rebuilt")                    \
     X(QUEUE_RECOVER_TAIL, "queue", "queue.recover.tail_published")                      \
+    X(QUEUE_WAKE_DISARMED, "queue", "queue.wake.disarmed")                              \
     /* barrier */                                                                       \
     X(BARRIER_ARRIVED, "barrier", "barrier.wait.arrived")                               \
     X(BARRIER_ACTION, "barrier", "barrier.wait.in_action")                              \

@@ -206,16 +206,24 @@ static uint32_t prepare_armed(mproc__waitq_t *wq)
     return seq;
 }
 
-static void wake_armed(mproc__waitq_t *wq)
+/* committed_sc: the caller's change was a sequentially consistent store
+ * (queue_store.c's commit of a put or a FIFO get), which with the
+ * sequentially consistent load below needs no fence between them. */
+static void wake_armed(mproc__waitq_t *wq, int committed_sc)
 {
-    /* The fence orders the caller's commit (a release store) before the
-     * look at the sleepers, as in mproc__waitq_wake. */
-    atomic_thread_fence(memory_order_seq_cst);
-    uint32_t s = atomic_load_explicit(&wq->sleepers, memory_order_relaxed);
+    /* Otherwise the fence orders the caller's change (a release store)
+     * before the look at the sleepers, as in mproc__waitq_wake. */
+    if (!committed_sc)
+        atomic_thread_fence(memory_order_seq_cst);
+    uint32_t s = atomic_load(&wq->sleepers);
     if ((s & ~ARMED) == 0 || (s & ARMED) == 0)
         return;
     if ((atomic_fetch_and(&wq->sleepers, ~ARMED) & ARMED) == 0)
         return; /* another waker took this round */
+    /* Killed here, a waker leaves the sleepers asleep and disarmed, so the
+     * next waker skips them too: each re-checks at the end of its sleep
+     * slice (see futex.c), the bound for any waker's death. */
+    MPROC__CRASH(QUEUE_WAKE_DISARMED);
     atomic_fetch_add(&wq->seq, 1);
     mproc__futex_wake(&wq->seq, INT32_MAX);
 }
@@ -363,7 +371,7 @@ int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int
             queue_store_put(q, data, len, priority);
             pthread_mutex_unlock(m);
             MPROC__CRASH(QUEUE_PUT_UNLOCKED);
-            wake_armed(&q->not_empty);
+            wake_armed(&q->not_empty, 1);
             return 0;
         }
         if (r == MPROC_ETIMEDOUT || d.kind == MPROC__NOWAIT) {
@@ -419,7 +427,7 @@ static int get(struct queue_shared *q, void **buf, size_t cap, size_t *len, doub
             queue_store_take(q, &e);
             pthread_mutex_unlock(m);
             MPROC__CRASH(QUEUE_GET_UNLOCKED);
-            wake_armed(&q->not_full);
+            wake_armed(&q->not_full, q->order == MPROC_FIFO);
             return 0;
         }
         if (atomic_load(&q->shutdown)) {
