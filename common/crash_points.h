@@ -41,6 +41,7 @@
     X(QUEUE_RECOVER_GET_SIDE, "queue", "queue.recover.get_side")                        \
     X(QUEUE_RECOVER_REBUILT, "queue", "queue.recover.index_rebuilt")                    \
     X(QUEUE_RECOVER_TAIL, "queue", "queue.recover.tail_published")                      \
+    X(QUEUE_WAKE_DISARMED, "queue", "queue.wake.disarmed")                              \
     /* queue: compaction of a LIFO/PRIORITY ring (sync/queue_compact.c) */              \
     X(QUEUE_COMPACT_BEGUN, "queue", "queue.compact.move_begun")                         \
     X(QUEUE_COMPACT_STEP, "queue", "queue.compact.step_copied")                         \

@@ -10,15 +10,21 @@
 #include "queue_store.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define IMPL(q) ((struct queue_shared *)(void *)(q))
 #define DEFAULT_CAPACITY (1u << 20)
 #define MAX_CAPACITY (1u << 30)
-#define SPIN_CHECKS 2000
 #define SPIN_LOCK_TRIES 2000
-
+/* Waiting outside the mutex: busy polls (a pause each, 40-150 ns), between
+ * SPIN_MIN and SPIN_MAX of them as they pay off, then YIELDS rounds of
+ * sched_yield, then a futex sleep. */
+#define SPIN_MIN 16
+#define SPIN_MAX 1024
+#define YIELDS 8
 struct create_args {
     int order;
     uint64_t maxsize;
@@ -174,6 +180,54 @@ static int has_item(struct queue_shared *q, size_t len)
     return queue_store_has_item(q);
 }
 
+/* Wake-ups that cost a system call once per sleep, not once per change.
+ *
+ * The high bit of a wait queue's sleeper count (the count itself never
+ * gets near it) says "armed": a sleeper sets it after counting itself and
+ * before its last check; a waker that finds sleepers clears it and, if it
+ * was set, bumps the sequence and wakes every sleeper. A waker that finds
+ * it clear knows that a wake-up since the last arming already woke every
+ * sleeper counted then, and that every later sleeper armed first: so it
+ * skips the system call. Without this, a sleeper that the scheduler is slow
+ * to run (a loaded machine) keeps the count up, and the other side pays a
+ * futex call on every message until it runs. Only the queue's own two wait
+ * queues use the bit; mproc__waitq_wake (recovery, shutdown) wakes armed or
+ * not, and mproc__waitq_finish leaves the bit alone. */
+#define ARMED 0x80000000u
+
+static uint32_t prepare_armed(mproc__waitq_t *wq)
+{
+    uint32_t seq = mproc__waitq_prepare(wq);
+    /* Arm after counting, then fence before the caller's last check: that
+     * check and a waker's look at the bit (after its change, behind its
+     * fence) are the two sides of one Dekker pair. */
+    atomic_fetch_or(&wq->sleepers, ARMED);
+    atomic_thread_fence(memory_order_seq_cst);
+    return seq;
+}
+
+/* committed_sc: the caller's change was a sequentially consistent store
+ * (queue_store.c's commit of a put or a FIFO get), which with the
+ * sequentially consistent load below needs no fence between them. */
+static void wake_armed(mproc__waitq_t *wq, int committed_sc)
+{
+    /* Otherwise the fence orders the caller's change (a release store)
+     * before the look at the sleepers, as in mproc__waitq_wake. */
+    if (!committed_sc)
+        atomic_thread_fence(memory_order_seq_cst);
+    uint32_t s = atomic_load(&wq->sleepers);
+    if ((s & ~ARMED) == 0 || (s & ARMED) == 0)
+        return;
+    if ((atomic_fetch_and(&wq->sleepers, ~ARMED) & ARMED) == 0)
+        return; /* another waker took this round */
+    /* Killed here, a waker leaves the sleepers asleep and disarmed, so the
+     * next waker skips them too: each re-checks at the end of its sleep
+     * slice (see futex.c), the bound for any waker's death. */
+    MPROC__CRASH(QUEUE_WAKE_DISARMED);
+    atomic_fetch_add(&wq->seq, 1);
+    mproc__futex_wake(&wq->seq, INT32_MAX);
+}
+
 /* Returned by the waits below when the mutex could not be taken back in
  * time: the caller no longer holds it. */
 #define UNLOCKED_TIMEOUT 1
@@ -192,7 +246,7 @@ static int wait_unlocked(struct queue_shared *q, pthread_mutex_t *m, mproc__wait
                          const mproc__deadline_t *d, int (*ready)(struct queue_shared *, size_t),
                          size_t len)
 {
-    uint32_t seq = mproc__waitq_prepare(wq);
+    uint32_t seq = prepare_armed(wq);
     int r = 0;
     if (!ready(q, len)) {
         pthread_mutex_unlock(m);
@@ -206,21 +260,72 @@ static int wait_unlocked(struct queue_shared *q, pthread_mutex_t *m, mproc__wait
     return r;
 }
 
-/* Spins a little while nothing is taken from the queue, outside the mutex:
- * a full queue usually gets room within a microsecond or two. */
-static void spin_while_unchanged(struct queue_shared *q)
+/* Waiting outside the mutex for the other side to move. Busy polling pays
+ * when the other side runs on another core; on a loaded machine it may not
+ * be running at all, and polling only burns the time slice it needs. So a
+ * caller polls for at most its thread's budget, which doubles when polling
+ * paid and halves when it did not (between SPIN_MIN and SPIN_MAX), then
+ * yields the processor a few times (the other side may be queued behind it),
+ * and then goes back to sleep on the wait queue. Each returns 1 if what it
+ * waited for came. */
+static _Thread_local unsigned spin_budget = SPIN_MAX;
+
+static void spin_paid(unsigned polls, int paid)
 {
-    uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
-    for (int i = 0; i < SPIN_CHECKS && atomic_load_explicit(&q->head, memory_order_relaxed) == head; i++)
-        cpu_relax();
+    if (paid) {
+        unsigned want = 2 * polls > spin_budget ? 2 * polls : spin_budget;
+        spin_budget = want > SPIN_MAX ? SPIN_MAX : want < SPIN_MIN ? SPIN_MIN : want;
+    } else if (spin_budget / 2 >= SPIN_MIN) {
+        spin_budget /= 2;
+    }
 }
 
-/* Spins a little while the queue is empty, outside the mutex: on another
- * core a producer is usually about to put. */
+/* Polls done(q, arg) while it is false: budgeted busy polls, then yields. */
+static int spin_until(struct queue_shared *q, int (*done)(struct queue_shared *, uint64_t), uint64_t arg)
+{
+    unsigned budget = spin_budget;
+    for (unsigned i = 0; i < budget; i++) {
+        if (done(q, arg)) {
+            spin_paid(i, 1);
+            return 1;
+        }
+        cpu_relax();
+    }
+    spin_paid(budget, 0);
+    for (int i = 0; i < YIELDS; i++) {
+        sched_yield();
+        if (done(q, arg))
+            return 1;
+    }
+    return 0;
+}
+
+/* A producer waiting for room waits (while it spins) until the consumers
+ * have taken `arg` more items, not just one: the queue then runs deep with
+ * room to spare, rather than in lockstep at the full mark, where each put
+ * waits for one get and writes the line that get has just read. */
+static int head_moved(struct queue_shared *q, uint64_t target)
+{
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    return (int32_t)((uint32_t)(head >> 32) - (uint32_t)target) >= 0;
+}
+
+static void spin_while_full(struct queue_shared *q)
+{
+    uint32_t gets = (uint32_t)(atomic_load_explicit(&q->head, memory_order_relaxed) >> 32);
+    uint32_t want = queue_store_items(q) / 8;
+    spin_until(q, head_moved, gets + (want < 1 ? 1 : want > 16 ? 16 : want));
+}
+
+static int not_empty(struct queue_shared *q, uint64_t arg)
+{
+    (void)arg;
+    return queue_store_items(q) != 0;
+}
+
 static void spin_while_empty(struct queue_shared *q)
 {
-    for (int i = 0; i < SPIN_CHECKS && queue_store_items(q) == 0; i++)
-        cpu_relax();
+    spin_until(q, not_empty, 0);
 }
 
 /* One round of waiting, with m held: the first time, spin outside the mutex
@@ -266,14 +371,14 @@ int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int
             queue_store_put(q, data, len, priority);
             pthread_mutex_unlock(m);
             MPROC__CRASH(QUEUE_PUT_UNLOCKED);
-            mproc__waitq_wake(&q->not_empty);
+            wake_armed(&q->not_empty, 1);
             return 0;
         }
         if (r == MPROC_ETIMEDOUT || d.kind == MPROC__NOWAIT) {
             r = MPROC_EFULL;
             break;
         }
-        r = wait_once(q, m, &spun, spin_while_unchanged, &q->not_full, &d, has_room, len);
+        r = wait_once(q, m, &spun, spin_while_full, &q->not_full, &d, has_room, len);
         if (r == UNLOCKED_TIMEOUT)
             return MPROC_EFULL;
     }
@@ -322,7 +427,7 @@ static int get(struct queue_shared *q, void **buf, size_t cap, size_t *len, doub
             queue_store_take(q, &e);
             pthread_mutex_unlock(m);
             MPROC__CRASH(QUEUE_GET_UNLOCKED);
-            mproc__waitq_wake(&q->not_full);
+            wake_armed(&q->not_full, q->order == MPROC_FIFO);
             return 0;
         }
         if (atomic_load(&q->shutdown)) {

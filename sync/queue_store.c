@@ -31,6 +31,15 @@ static void publish(_Atomic uint64_t *word, uint64_t value)
     atomic_store_explicit(word, value, memory_order_release);
 }
 
+/* The commit of a put, and of a FIFO get: sequentially consistent, not just
+ * release, because the wake-up that follows it (queue.c) must not read the
+ * sleeper count before this store is visible. On x86 this one locked store
+ * replaces a plain store plus a full fence. */
+static void commit(_Atomic uint64_t *word, uint64_t value)
+{
+    atomic_store_explicit(word, value, memory_order_seq_cst);
+}
+
 /* ---- layout ---- */
 
 /* The index: its entries and, for LIFO/PRIORITY, the compaction's state. */
@@ -297,7 +306,7 @@ void queue_store_put(struct queue_shared *q, const void *data, size_t len, int64
     MPROC__CRASH(QUEUE_PUT_RECORD);
     /* The commit: until this store the record lies outside the used region,
      * so a producer killed above leaves no trace. */
-    publish(&q->tail, WORD(COUNT(tail) + 1, (offset + size) % q->capacity));
+    commit(&q->tail, WORD(COUNT(tail) + 1, (offset + size) % q->capacity));
     MPROC__CRASH(QUEUE_PUT_COMMITTED);
     if (q->index_cap != 0) {
         struct queue_entry e = { offset, (uint32_t)len, seq, prio };
@@ -355,7 +364,7 @@ void queue_store_take(struct queue_shared *q, const struct queue_entry *e)
     uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
     uint32_t size = record_size(e->len), gets = COUNT(head) + 1;
     if (q->order == MPROC_FIFO) {
-        publish(&q->head, WORD(gets, (e->offset + size) % q->capacity)); /* the commit */
+        commit(&q->head, WORD(gets, (e->offset + size) % q->capacity));
         MPROC__CRASH(QUEUE_GET_COMMITTED);
         return;
     }

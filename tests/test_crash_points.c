@@ -671,6 +671,29 @@ static int s_get_woken(const char *p)
     return r != 0 ? r : reached;
 }
 
+/* A consumer asleep in get (timeout 8 s), the victim puts and dies waking
+ * it: the consumer must still have the message within PROMPT (a sleeper
+ * re-checks at the end of each half-second slice), and the queue work on. */
+static int s_put_wakes(const char *p)
+{
+    mproc_queue_t *q = new_queue(MPROC_FIFO, CAP);
+    struct qs s = { q, 0, 0, MAX_MSG };
+    pid_t live = fork_child(op_get_timed, &s);
+    if (!wait_sleeping(live, NO_HANG))
+        return -85;
+    double t0 = now();
+    int reached = run_victim(p, op_put, &s);
+    int r = reached < 0 ? reached : 0;
+    if (r == 0 && (wait_child(live, NO_HANG) != 0 || now() - t0 > PROMPT))
+        r = -86;
+    if (r == 0 && mproc_queue_qsize(q) != 0)
+        r = -87;
+    if (r == 0)
+        r = queue_usable(q);
+    mproc_queue_close(q);
+    return r != 0 ? r : reached;
+}
+
 /* ---- semaphore, event ---- */
 
 struct ss {
@@ -1212,6 +1235,7 @@ static const struct scenario scenarios[] = {
     { "queue", "", "shutdown immediate", s_shutdown_now },
     { "queue", "", "shutdown graceful", s_shutdown_graceful },
     { "queue", "queue.get.woken", "get woken", s_get_woken },
+    { "queue", "queue.wake.", "put waking a sleeping consumer", s_put_wakes },
     { "sem", "sem.acquire.", "acquire woken", s_sem_acquire },
     { "sem", "sem.release.", "release", s_sem_release },
     { "event", "event.wait.", "wait woken", s_event_wait },
