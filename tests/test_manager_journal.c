@@ -309,6 +309,9 @@ START_TEST(embedded_server_takes_a_journal)
     mproc_list_close(l);
     ck_assert_int_eq(mproc_manager_shutdown(m), 0);
     ck_assert_int_eq(mproc_manager_start_opts(&m, NULL, NULL, 0, &o), 0);
+    /* a second server on the same journal, while this one runs: refused */
+    mproc_manager_t *second;
+    ck_assert_int_eq(mproc_manager_start_opts(&second, NULL, NULL, 0, &o), MPROC_EBUSY);
     ck_assert_int_eq(mproc_manager_list(m, "log", &l), 0);
     size_t n;
     ck_assert_int_eq(mproc_list_len(l, &n), 0);
