@@ -185,7 +185,8 @@ void queue_compact(struct queue_shared *q)
             pos = dst + len;
             if (dst == src && !(last && pos != t))
                 continue;
-            move(q, src, dst, len, last ? NONE : pos, above, last ? pos : NONE, NONE, 0);
+            move(q, src, dst, len, last ? NONE : pos, above, last ? pos : NONE, NONE,
+                 dst == 0); /* nothing is skipped before offset 0 now */
         }
         if (nb == 0 && t != 0)
             move(q, 0, 0, 0, NONE, 0, 0, NONE, 0); /* nothing live in B: the tail goes back to 0 */

@@ -156,15 +156,23 @@ static int room_with(struct queue_shared *q, uint64_t head, uint32_t size)
     return place(q, head, tail, size, &offset, &pad) != NO_ROOM;
 }
 
-/* LIFO/PRIORITY: room is counted in live bytes, not found in the ring: a
- * put that finds no contiguous room compacts (see queue_store.h). */
+/* LIFO/PRIORITY (the one mutex held): room is counted in live bytes, not
+ * found in the ring. When they say yes but the ring has no contiguous room,
+ * the free bytes are gathered now (see queue_compact.c), so that the put
+ * that follows finds its place. */
 static int indexed_has_room(struct queue_shared *q, uint32_t size)
 {
     if (q->maxsize != 0 && queue_store_items(q) >= q->maxsize)
         return 0;
-    if (q->index_len >= q->index_cap)
+    if (q->index_len >= q->index_cap || index_extra(q)->live_bytes + size > q->capacity)
         return 0;
-    return index_extra(q)->live_bytes + size <= q->capacity;
+    uint32_t offset, pad;
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    if (place(q, load(&q->head), tail, size, &offset, &pad) != NO_ROOM)
+        return 1;
+    queue_compact(q);
+    tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    return place(q, load(&q->head), tail, size, &offset, &pad) != NO_ROOM;
 }
 
 int queue_store_has_room(struct queue_shared *q, size_t len)
@@ -229,20 +237,13 @@ static void index_remove_next(struct queue_shared *q)
 
 /* ---- put ---- */
 
-/* LIFO/PRIORITY (the one mutex held; has_room said yes): as the FIFO put,
- * but a record that finds no contiguous room first has the free bytes
- * gathered, which has_room's count of live bytes guarantees is enough. */
+/* LIFO/PRIORITY (the one mutex held; has_room said yes, and made the
+ * contiguous room): as the FIFO put. */
 static void indexed_put(struct queue_shared *q, const void *data, size_t len, int64_t prio)
 {
     uint32_t size = record_size(len), offset, pad;
     uint64_t head = load(&q->head), tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
     int fit = place(q, head, tail, size, &offset, &pad);
-    if (fit == NO_ROOM) {
-        queue_compact(q);
-        head = load(&q->head);
-        tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-        fit = place(q, head, tail, size, &offset, &pad);
-    }
     if (fit == FITS_AFTER_RESET) {
         /* Empty: restart the head at 0. */
         publish(&q->head, WORD(COUNT(head), 0));
@@ -378,8 +379,10 @@ void queue_store_take(struct queue_shared *q, const struct queue_entry *e)
     if (gets == COUNT(tail)) {
         head_offset = OFFSET(tail); /* none left: all bytes come back */
     } else if ((e->offset + size) % q->capacity == OFFSET(tail)) {
-        /* the newest record: the tail moves back over it (and its skipped end) */
-        uint32_t back = (e->offset + q->capacity - r->pad_before) % q->capacity;
+        /* the newest record: the tail moves back over it (and its skipped
+         * end; pad_before is read only at offset 0: a record that a
+         * compaction moved from there keeps a stale one) */
+        uint32_t back = e->offset != 0 ? e->offset : (q->capacity - r->pad_before) % q->capacity;
         publish(&q->tail, WORD(COUNT(tail), back));
         MPROC__CRASH(QUEUE_GET_TAIL_BACK);
     } else if (skip_end(q, head_offset) == e->offset) {
