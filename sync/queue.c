@@ -22,6 +22,7 @@
  * SPIN_MIN and SPIN_MAX of them as they pay off, then a futex sleep. */
 #define SPIN_MIN 16
 #define SPIN_MAX 1024
+
 struct create_args {
     int order;
     uint64_t maxsize;
