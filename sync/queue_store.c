@@ -265,9 +265,10 @@ static void indexed_put(struct queue_shared *q, const void *data, size_t len, in
     if (len > 0)
         memcpy(ring_bytes(q) + offset + RECORD_HEADER, data, len);
     MPROC__CRASH(QUEUE_PUT_RECORD);
-    /* The commit, as in FIFO; the index and the byte count are derived and
-     * rebuilt by recovery if we die before them. */
-    publish(&q->tail, WORD(COUNT(tail) + 1, (offset + size) % q->capacity));
+    /* The commit, as in FIFO (sequentially consistent for the same wake-up
+     * reason); the index and the byte count are derived and rebuilt by
+     * recovery if we die before them. */
+    commit(&q->tail, WORD(COUNT(tail) + 1, (offset + size) % q->capacity));
     MPROC__CRASH(QUEUE_PUT_COMMITTED);
     struct queue_entry e = { offset, (uint32_t)len, seq, prio };
     index_add(q, &e);
@@ -295,12 +296,11 @@ void queue_store_put(struct queue_shared *q, const void *data, size_t len, int64
         skip->len = 0;
         MPROC__CRASH(QUEUE_PUT_PAD);
     }
-    uint64_t seq = q->order == MPROC_FIFO ? COUNT(tail) : q->next_seq++;
     struct record *r = record_at(q, offset);
     r->state = RECORD_LIVE;
     r->len = (uint32_t)len;
     r->pad_before = pad;
-    r->seq = seq;
+    r->seq = COUNT(tail);
     r->prio = prio;
     if (len > 0)
         memcpy(ring_bytes(q) + offset + RECORD_HEADER, data, len);
@@ -309,11 +309,6 @@ void queue_store_put(struct queue_shared *q, const void *data, size_t len, int64
      * so a producer killed above leaves no trace. */
     commit(&q->tail, WORD(COUNT(tail) + 1, (offset + size) % q->capacity));
     MPROC__CRASH(QUEUE_PUT_COMMITTED);
-    if (q->index_cap != 0) {
-        struct queue_entry e = { offset, (uint32_t)len, seq, prio };
-        index_add(q, &e);
-        MPROC__CRASH(QUEUE_PUT_INDEXED);
-    }
 }
 
 /* ---- get ---- */
