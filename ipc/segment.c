@@ -26,7 +26,7 @@
 #define MPROC__SEGMENT_MAGIC "MPROCSEG"
 /* Bump when the header or any object's shared layout changes incompatibly:
  * processes built against different layouts then get MPROC_ETYPE. */
-#define MPROC__LAYOUT_VERSION 1
+#define MPROC__LAYOUT_VERSION 2
 
 struct segment_header {
     char magic[8];

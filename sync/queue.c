@@ -192,6 +192,13 @@ static int has_item(struct queue_shared *q, size_t len)
  * queues use the bit; mproc__waitq_wake (recovery, shutdown) wakes armed or
  * not, and mproc__waitq_finish leaves the bit alone. */
 #define ARMED 0x80000000u
+/* Set by the waker that takes a round, in the same store that clears ARMED,
+ * and cleared once it has woken the sleepers. A waker that finds it set
+ * wakes as well: one killed or stalled between its claim and its wake would
+ * otherwise leave the sleepers disarmed, and every later waker would skip
+ * them until their sleep slice ends. */
+#define WAKING 0x40000000u
+#define SLEEPER_COUNT(s) ((s) & ~(ARMED | WAKING))
 
 static uint32_t prepare_armed(mproc__waitq_t *wq)
 {
@@ -214,16 +221,24 @@ static void wake_armed(mproc__waitq_t *wq, int committed_sc)
     if (!committed_sc)
         atomic_thread_fence(memory_order_seq_cst);
     uint32_t s = atomic_load(&wq->sleepers);
-    if ((s & ~ARMED) == 0 || (s & ARMED) == 0)
-        return;
-    if ((atomic_fetch_and(&wq->sleepers, ~ARMED) & ARMED) == 0)
-        return; /* another waker took this round */
-    /* Killed here, a waker leaves the sleepers asleep and disarmed, so the
-     * next waker skips them too: each re-checks at the end of its sleep
-     * slice (see futex.c), the bound for any waker's death. */
+    for (;;) {
+        if (SLEEPER_COUNT(s) == 0 || (s & (ARMED | WAKING)) == 0)
+            return; /* nobody asleep, or asleep and already being woken */
+        if ((s & ARMED) == 0)
+            break; /* another waker's round not finished (maybe never): wake too */
+        /* Claim the round: ARMED to WAKING in one step (seq_cst: ordered
+         * with the sleepers' arming RMWs). */
+        if (atomic_compare_exchange_weak(&wq->sleepers, &s, (s & ~ARMED) | WAKING))
+            break;
+    }
+    /* Killed here, a waker leaves WAKING set: the next waker wakes the
+     * sleepers (and a sleeper re-checks at the end of its slice anyway). */
     MPROC__CRASH(QUEUE_WAKE_DISARMED);
     atomic_fetch_add(&wq->seq, 1);
     mproc__futex_wake(&wq->seq, INT32_MAX);
+    /* seq_cst: a sleeper that arms after this sees the seq bump above in its
+     * futex_wait's value check, so clearing cannot hide it. */
+    atomic_fetch_and(&wq->sleepers, ~WAKING);
 }
 
 /* Returned by the waits below when the mutex could not be taken back in

@@ -31,7 +31,9 @@
  * (it moves the queued messages in the ring; copying each live byte at
  * most once, and only when needed: a queue kept at most half full copies
  * on average at most one byte per byte put, a nearly full one up to its
- * queued bytes per put). A FIFO queue never moves its messages: a record
+ * queued bytes per put, under the queue's lock: such a put, even with
+ * timeout 0, may take milliseconds in a ring of tens of MiB, and holds up
+ * the queue's other callers as long). A FIFO queue never moves its messages: a record
  * that does not fit before the ring's end starts again at its beginning,
  * so there a put may also wait while up to one record's worth of bytes at
  * the ring's end is unused. A message of capacity - 32 bytes always fits
