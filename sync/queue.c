@@ -252,7 +252,7 @@ static void wake_armed(mproc__waitq_t *wq, int committed_sc)
  * The other side changes the queue under its own mutex (FIFO), so the
  * waiter counts itself as a sleeper first and only then checks once more: a
  * change made before that check is seen by it, one made after is followed by
- * a wake-up that sees the sleeper (mproc__waitq_wake fences for this). Every
+ * a wake-up that sees the sleeper (wake_armed orders for this). Every
  * sleeper is woken (see futex.c), so a woken waiter that dies, or does not
  * take what it was woken for (EMSGSIZE, ENOMEM), deprives no one. */
 static int wait_unlocked(struct queue_shared *q, pthread_mutex_t *m, mproc__waitq_t *wq,
