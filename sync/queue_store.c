@@ -237,6 +237,30 @@ static void index_remove_next(struct queue_shared *q)
 
 /* ---- put ---- */
 
+/* Writes a put's record at offset, after marking the skipped end of the
+ * ring (pad bytes) when it starts again at 0. All of it lies outside the
+ * used region until the caller's commit, so a put killed here leaves no
+ * trace. */
+static void write_record(struct queue_shared *q, uint32_t offset, uint32_t pad, const void *data,
+                         size_t len, uint64_t seq, int64_t prio)
+{
+    if (pad >= RECORD_HEADER) {
+        struct record *skip = record_at(q, q->capacity - pad);
+        skip->state = RECORD_PAD;
+        skip->len = 0;
+        MPROC__CRASH(QUEUE_PUT_PAD);
+    }
+    struct record *r = record_at(q, offset);
+    r->state = RECORD_LIVE;
+    r->len = (uint32_t)len;
+    r->pad_before = pad;
+    r->seq = seq;
+    r->prio = prio;
+    if (len > 0)
+        memcpy(ring_bytes(q) + offset + RECORD_HEADER, data, len);
+    MPROC__CRASH(QUEUE_PUT_RECORD);
+}
+
 /* LIFO/PRIORITY (the one mutex held; has_room said yes, and made the
  * contiguous room): as the FIFO put. */
 static void indexed_put(struct queue_shared *q, const void *data, size_t len, int64_t prio)
@@ -249,22 +273,8 @@ static void indexed_put(struct queue_shared *q, const void *data, size_t len, in
         publish(&q->head, WORD(COUNT(head), 0));
         MPROC__CRASH(QUEUE_PUT_HEAD_RESET);
     }
-    if (pad >= RECORD_HEADER) {
-        struct record *skip = record_at(q, q->capacity - pad);
-        skip->state = RECORD_PAD;
-        skip->len = 0;
-        MPROC__CRASH(QUEUE_PUT_PAD);
-    }
     uint64_t seq = q->next_seq++;
-    struct record *r = record_at(q, offset);
-    r->state = RECORD_LIVE;
-    r->len = (uint32_t)len;
-    r->pad_before = pad;
-    r->seq = seq;
-    r->prio = prio;
-    if (len > 0)
-        memcpy(ring_bytes(q) + offset + RECORD_HEADER, data, len);
-    MPROC__CRASH(QUEUE_PUT_RECORD);
+    write_record(q, offset, pad, data, len, seq, prio);
     /* The commit, as in FIFO (sequentially consistent for the same wake-up
      * reason); the index and the byte count are derived and rebuilt by
      * recovery if we die before them. */
@@ -290,21 +300,7 @@ void queue_store_put(struct queue_shared *q, const void *data, size_t len, int64
         publish(&q->head, q->head_seen);
         MPROC__CRASH(QUEUE_PUT_HEAD_RESET);
     }
-    if (pad >= RECORD_HEADER) {
-        struct record *skip = record_at(q, q->capacity - pad);
-        skip->state = RECORD_PAD;
-        skip->len = 0;
-        MPROC__CRASH(QUEUE_PUT_PAD);
-    }
-    struct record *r = record_at(q, offset);
-    r->state = RECORD_LIVE;
-    r->len = (uint32_t)len;
-    r->pad_before = pad;
-    r->seq = COUNT(tail);
-    r->prio = prio;
-    if (len > 0)
-        memcpy(ring_bytes(q) + offset + RECORD_HEADER, data, len);
-    MPROC__CRASH(QUEUE_PUT_RECORD);
+    write_record(q, offset, pad, data, len, COUNT(tail), prio);
     /* The commit: until this store the record lies outside the used region,
      * so a producer killed above leaves no trace. */
     commit(&q->tail, WORD(COUNT(tail) + 1, (offset + size) % q->capacity));
