@@ -5,15 +5,22 @@
  *
  * On Redis (redis_queue.c) nothing ends with the connection: the handle is a
  * consumer with a random id and a liveness key that expires unless renewed.
- * Every call renews it; a thread of the handle's renews it while the handle
- * is idle, so a live consumer keeps its items however long it holds them;
- * close returns the items at once. */
+ * A call renews it (unless it was renewed less than
+ * MPROC__REDIS_QUEUE_FRESH ago); once the handle has got an item, a thread
+ * of the handle's renews it while the handle is idle, so a live consumer
+ * keeps its items however long it holds them; close returns the items at
+ * once. The handle counts the gets it holds unacknowledged ("held"), so
+ * that a get whose reply was lost (the item moved, the caller never saw it)
+ * can be undone, and a task_done after the consumer was reaped acknowledges
+ * nothing rather than a newer item. */
 #include "manager/client.h"
 
 #ifdef HAVE_HIREDIS
 #include "manager/redis.h" /* the queue operations only the Redis backend has */
 #else
 #define MPROC__REDIS_QUEUE_FRESH 0.0 /* never used: without hiredis no handle is a Redis one */
+#define MPROC__REDIS_QUEUE_FRESH_BIT 1
+#define MPROC__OP_QUEUE_RELEASE (-1u)
 #endif
 
 #include <math.h>
@@ -37,7 +44,13 @@ struct mproc_rqueue {
     char consumer[33];
     double renewed; /* monotonic time of the last call that renewed the liveness key
                        (under lock): 0 never */
-    pthread_t keeper;
+    /* Redis only, under lock: gets the caller holds unacknowledged; of those,
+     * the oldest "lost" were taken back by the reaper (task_done for them is
+     * MPROC_EOVERFLOW); resync: a get's reply was lost, so the processing
+     * list may end with items the caller never saw */
+    long long held, lost;
+    int resync;
+    pthread_t keeper; /* started by the first get that succeeds in this process */
     int keeper_running;
     int keeper_stop;                /* under keeper_lock */
     pthread_mutex_t keeper_lock;
@@ -60,6 +73,35 @@ static int new_consumer_id(char out[33])
 }
 
 #ifdef HAVE_HIREDIS
+/* Redis: the request's held count and flags (under lock). */
+static void prepare(mproc_rqueue_t *q, mproc__mgr_req_t *req, int fresh)
+{
+    if (req->op == MPROC__OP_QUEUE_OPEN)
+        return;
+    req->num = q->held - q->lost;
+    req->num2 = (fresh ? MPROC__REDIS_QUEUE_FRESH_BIT : 0) | (q->resync ? MPROC__REDIS_QUEUE_RESYNC_BIT : 0);
+}
+
+/* Redis: the held count after a call that ended with r (under lock). */
+static void settle(mproc_rqueue_t *q, const mproc__mgr_req_t *req, const mproc__mgr_res_t *res, int r)
+{
+    int done = r == 0 || r == MPROC_EEMPTY || r == MPROC_EFULL || r == MPROC_ETIMEDOUT || r == MPROC_EOVERFLOW;
+    if (res->n)
+        q->lost = q->held; /* reaped: all it held went back to the queue */
+    if (done && (req->num2 & MPROC__REDIS_QUEUE_RESYNC_BIT))
+        q->resync = 0; /* the script ran: the unseen items went back */
+    if (req->op == MPROC__OP_QUEUE_GET) {
+        if (r == 0)
+            q->held++;
+        else if (r != MPROC_EEMPTY)
+            q->resync = 1; /* the item may have moved without the caller seeing it */
+    } else if (req->op == MPROC__OP_QUEUE_TASK_DONE && (r == 0 || (r == MPROC_EOVERFLOW && q->held > 0))) {
+        if (r != 0 && q->lost > 0)
+            q->lost--;
+        q->held--;
+    }
+}
+
 /* Renews the handle's liveness every MPROC__REDIS_QUEUE_SLICE while it is
  * idle. When a call holds the handle (trylock fails) that call renews it
  * itself, so the keeper never queues up behind a blocked get. */
@@ -84,7 +126,10 @@ static void *keeper_main(void *arg)
                                      .key = q->consumer, .klen = MPROC__REDIS_CONSUMER_ID_LEN };
             mproc__mgr_res_t res = { 0 };
             double t = mproc__monotonic();
-            if (q->backend->call(q->state, &req, &res) == 0) /* a failure: the next call reconnects */
+            prepare(q, &req, 0);
+            int r = q->backend->call(q->state, &req, &res); /* a failure: the next call reconnects */
+            settle(q, &req, &res, r);
+            if (r == 0)
                 q->renewed = t;
             pthread_mutex_unlock(&q->lock);
         }
@@ -143,6 +188,14 @@ static void redis_release(mproc_rqueue_t *q)
 }
 #else
 /* Built without hiredis: no handle is ever a Redis one. */
+static void prepare(mproc_rqueue_t *q, mproc__mgr_req_t *req, int fresh)
+{
+    (void)q, (void)req, (void)fresh;
+}
+static void settle(mproc_rqueue_t *q, const mproc__mgr_req_t *req, const mproc__mgr_res_t *res, int r)
+{
+    (void)q, (void)req, (void)res, (void)r;
+}
 static int keeper_start(mproc_rqueue_t *q)
 {
     (void)q;
@@ -157,8 +210,11 @@ static void redis_release(mproc_rqueue_t *q)
 /* One operation under the handle's lock. In a child forked after the handle
  * was made, the connection is the parent's: the backend drops its copy and
  * the child connects anew (the lock is made anew: only the forking thread
- * came along). On Redis the child is a consumer of its own, with a keeper
- * of its own (the parent's thread did not come along either). */
+ * came along). On Redis the child is a consumer of its own, holding
+ * nothing, with no keeper until it gets an item (the parent's thread did
+ * not come along either). A process that has never got an item from the
+ * handle runs no thread for it, so forking it never copies a lock or
+ * allocator state that another thread of it held. */
 static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res)
 {
     mproc__mgr_res_t ignored = { 0 };
@@ -169,9 +225,9 @@ static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res)
         if (q->redis) {
             q->keeper_running = 0;
             q->renewed = 0; /* a consumer of its own, not yet registered */
+            q->held = q->lost = 0;
+            q->resync = 0;
             int r = new_consumer_id(q->consumer);
-            if (r == 0)
-                r = keeper_start(q);
             if (r != 0) {
                 q->pid = 0; /* try again at the next call */
                 return r;
@@ -183,18 +239,36 @@ static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res)
     pthread_mutex_lock(&q->lock);
     double t = 0;
     if (q->redis) {
+        if (req->op == MPROC__OP_QUEUE_TASK_DONE && q->lost > 0) {
+            /* the oldest held get was taken back by the reaper */
+            q->lost--;
+            q->held--;
+            pthread_mutex_unlock(&q->lock);
+            return MPROC_EOVERFLOW;
+        }
         req->key = q->consumer;
         req->klen = sizeof q->consumer - 1;
         t = mproc__monotonic();
-        req->num2 = q->renewed > 0 && t - q->renewed < MPROC__REDIS_QUEUE_FRESH;
+        prepare(q, req, q->renewed > 0 && t - q->renewed < MPROC__REDIS_QUEUE_FRESH);
     }
-    int r = q->backend->call(q->state, req, res != NULL ? res : &ignored);
-    /* a call not told it need not renew did (the time taken before the
-     * call: the key was renewed no earlier than that); one told so may not
-     * have, and must not push the time on */
-    if (q->redis && !req->num2 &&
-        (r == 0 || r == MPROC_EEMPTY || r == MPROC_EFULL || r == MPROC_ETIMEDOUT || r == MPROC_EOVERFLOW))
-        q->renewed = t;
+    if (res == NULL)
+        res = &ignored;
+    res->n = 0;
+    int r = q->backend->call(q->state, req, res);
+    if (q->redis) {
+        settle(q, req, res, r);
+        /* a call not told it need not renew did (the time taken before the
+         * call: the key was renewed no earlier than that); one told so may
+         * not have, and must not push the time on */
+        if (!(req->num2 & MPROC__REDIS_QUEUE_FRESH_BIT) &&
+            (r == 0 || r == MPROC_EEMPTY || r == MPROC_EFULL || r == MPROC_ETIMEDOUT || r == MPROC_EOVERFLOW))
+            q->renewed = t;
+        /* the first item this process holds: from now on a thread renews
+         * the liveness while the handle is idle (failing to start, it is
+         * tried again at the next call; meanwhile calls renew) */
+        if (q->held > q->lost && !q->keeper_running && req->op != MPROC__OP_QUEUE_RELEASE)
+            keeper_start(q);
+    }
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -232,8 +306,6 @@ int mproc_manager_queue(mproc_manager_t *m, const char *name, size_t maxsize, mp
     if (r == 0) {
         mproc__mgr_req_t req = { .op = MPROC__OP_QUEUE_OPEN, .num = (int64_t)maxsize };
         r = call(q, &req, NULL);
-        if (r == 0 && q->redis)
-            r = keeper_start(q);
         if (r != 0)
             b->close(q->state);
     }
