@@ -982,6 +982,74 @@ START_TEST(redis_blocking_get_in_a_decimal_comma_locale)
     stop_backend();
 }
 END_TEST
+
+/* A server that lies: a Redis look-alike answering every command (each
+ * arrives in one read: the client waits for each reply) as if standalone,
+ * and a queue's length as -5. */
+static int liar_main(void *arg)
+{
+    (void)arg;
+    enum { CONNS = 16 };
+    int c[CONNS];
+    for (int i = 0; i < CONNS; i++)
+        c[i] = -1;
+    for (;;) {
+        struct pollfd p[1 + CONNS];
+        p[0] = (struct pollfd){ proxy_fd, POLLIN, 0 };
+        for (int i = 0; i < CONNS; i++)
+            p[1 + i] = (struct pollfd){ c[i], POLLIN, 0 };
+        if (poll(p, 1 + CONNS, -1) < 0)
+            return 4;
+        if (p[0].revents) {
+            int i = 0;
+            while (i < CONNS && c[i] >= 0)
+                i++;
+            if (i == CONNS || (c[i] = accept(proxy_fd, NULL, NULL)) < 0)
+                return 3;
+        }
+        for (int i = 0; i < CONNS; i++) {
+            if (c[i] < 0 || !p[1 + i].revents)
+                continue;
+            char buf[65536];
+            ssize_t n = read(c[i], buf, sizeof buf);
+            const char *reply = ":0\r\n";
+            if (n > 0 && memmem(buf, (size_t)n, "CLUSTER", 7) != NULL)
+                reply = "-ERR This instance has cluster support disabled\r\n";
+            else if (n > 0 && memmem(buf, (size_t)n, "qsize", 5) != NULL)
+                reply = ":-5\r\n";
+            else if (n > 0 && memmem(buf, (size_t)n, "EVAL", 4) == NULL)
+                reply = "+OK\r\n";
+            if (n <= 0 || write(c[i], reply, strlen(reply)) != (ssize_t)strlen(reply)) {
+                close(c[i]);
+                c[i] = -1;
+            }
+        }
+    }
+}
+
+/* qsize: a negative length from the server is a lie (MPROC_EPROTO), not a
+ * huge count. */
+START_TEST(redis_negative_qsize_is_a_lie)
+{
+    int port;
+    proxy_fd = proxy_listener(&port);
+    pid_t liar = fork_child(liar_main, NULL);
+    close(proxy_fd);
+    char addr[64];
+    snprintf(addr, sizeof addr, "redis://127.0.0.1:%d", port);
+    mproc_manager_t *lm;
+    ck_assert_int_eq(mproc_manager_connect(&lm, addr, NULL, 0), 0);
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(lm, "lie", 0, &q), 0);
+    size_t n = 7;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), MPROC_EPROTO);
+    ck_assert_uint_eq(n, 7);
+    mproc_rqueue_close(q);
+    mproc_manager_close(lm);
+    kill(liar, SIGKILL);
+    waitpid(liar, NULL, 0);
+}
+END_TEST
 #endif
 
 #ifdef HAVE_HIREDIS
@@ -1043,6 +1111,7 @@ int main(void)
     tcase_add_loop_test(tr, redis_reaped_consumer_acknowledges_nothing_newer, ON_REDIS, ON_REDIS + 1);
     tcase_add_loop_test(tr, redis_reaper_skips_a_foreign_key, ON_REDIS, BACKENDS);
     tcase_add_loop_test(tr, redis_blocking_get_in_a_decimal_comma_locale, ON_REDIS, ON_REDIS + 1);
+    tcase_add_test(tr, redis_negative_qsize_is_a_lie);
     suite_add_tcase(s, tr);
 #endif
     TCase *tj = tcase_create("journal");
