@@ -213,7 +213,8 @@ MPROC_API int mproc_manager_shm(mproc_manager_t *m, mproc_shm_t **blk, size_t si
  * after the handle was made gets its own connection on its first call, and
  * none of the parent's unacknowledged items (on Redis: a consumer id of its
  * own, and a thread of its own that keeps it alive once it has got an item;
- * a process runs no thread for a handle it has never got an item from).
+ * a process runs no thread for a handle it has never got an item from, and
+ * a fork() waits until such a thread is between renewals, at most 1 s).
  *
  * Delivery is at least once: an item got by a process that dies (or whose
  * handle closes) before its task_done goes back to the front of the queue,

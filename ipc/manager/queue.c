@@ -53,6 +53,8 @@ struct mproc_rqueue {
     pthread_t keeper; /* started by the first get that succeeds in this process */
     int keeper_running;
     int keeper_stop;                /* under keeper_lock */
+    int keeper_busy, keeper_paused; /* under keeper_lock: in a call; a fork is being made */
+    mproc_rqueue_t *next_kept, **prev_kept; /* in kept_handles while its keeper runs */
     pthread_mutex_t keeper_lock;
     pthread_cond_t keeper_cond;     /* CLOCK_MONOTONIC */
 };
@@ -118,8 +120,10 @@ static void *keeper_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        if (pthread_cond_timedwait(&q->keeper_cond, &q->keeper_lock, &ts) != ETIMEDOUT || q->keeper_stop)
+        if (pthread_cond_timedwait(&q->keeper_cond, &q->keeper_lock, &ts) != ETIMEDOUT || q->keeper_stop ||
+            q->keeper_paused)
             continue;
+        q->keeper_busy = 1; /* a fork waits until the call is over */
         pthread_mutex_unlock(&q->keeper_lock);
         if (pthread_mutex_trylock(&q->lock) == 0) {
             mproc__mgr_req_t req = { .op = MPROC__OP_QUEUE_KEEPALIVE, .name = q->name, .nlen = q->nlen,
@@ -134,9 +138,58 @@ static void *keeper_main(void *arg)
             pthread_mutex_unlock(&q->lock);
         }
         pthread_mutex_lock(&q->keeper_lock);
+        q->keeper_busy = 0;
+        pthread_cond_broadcast(&q->keeper_cond);
     }
     pthread_mutex_unlock(&q->keeper_lock);
     return NULL;
+}
+
+/* fork() while a keeper is inside its call would give the child a copy of
+ * the handle's lock held, and of hiredis's (and, under some allocators,
+ * malloc's) state half changed by a thread the child does not have. So a
+ * fork first pauses every keeper of the process between calls (waiting at
+ * most one keeper call, MPROC__REDIS_QUEUE_KEEP_BOUND), and lets them go on
+ * after. */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static mproc_rqueue_t *kept_handles; /* under kept_lock */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&kept_lock); /* held across the fork: the list stays as it is */
+    for (mproc_rqueue_t *q = kept_handles; q != NULL; q = q->next_kept) {
+        pthread_mutex_lock(&q->keeper_lock);
+        q->keeper_paused = 1;
+        while (q->keeper_busy)
+            pthread_cond_wait(&q->keeper_cond, &q->keeper_lock);
+        pthread_mutex_unlock(&q->keeper_lock);
+    }
+}
+
+static void fork_parent(void)
+{
+    for (mproc_rqueue_t *q = kept_handles; q != NULL; q = q->next_kept) {
+        pthread_mutex_lock(&q->keeper_lock);
+        q->keeper_paused = 0;
+        pthread_mutex_unlock(&q->keeper_lock);
+    }
+    pthread_mutex_unlock(&kept_lock);
+}
+
+/* In the child no keeper runs: the handles make their own when they need
+ * one (call()). */
+static void atfork_child(void)
+{
+    for (mproc_rqueue_t *q = kept_handles; q != NULL; q = q->next_kept)
+        q->keeper_paused = 0;
+    kept_handles = NULL;
+    pthread_mutex_unlock(&kept_lock); /* locked by this (the forking) thread */
+}
+
+static void atfork_install(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, atfork_child);
 }
 
 /* Makes the keeper's lock and condition and starts it. 0 or a negative code. */
@@ -148,8 +201,18 @@ static int keeper_start(mproc_rqueue_t *q)
     pthread_cond_init(&q->keeper_cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&q->keeper_lock, NULL);
-    q->keeper_stop = 0;
+    q->keeper_stop = q->keeper_busy = q->keeper_paused = 0;
+    pthread_once(&atfork_once, atfork_install);
+    pthread_mutex_lock(&kept_lock); /* no fork while the thread starts */
     int r = pthread_create(&q->keeper, NULL, keeper_main, q);
+    if (r == 0) {
+        q->next_kept = kept_handles;
+        q->prev_kept = &kept_handles;
+        if (kept_handles != NULL)
+            kept_handles->prev_kept = &q->next_kept;
+        kept_handles = q;
+    }
+    pthread_mutex_unlock(&kept_lock);
     if (r != 0) {
         pthread_cond_destroy(&q->keeper_cond);
         pthread_mutex_destroy(&q->keeper_lock);
@@ -163,6 +226,11 @@ static void keeper_stop(mproc_rqueue_t *q)
 {
     if (!q->keeper_running)
         return;
+    pthread_mutex_lock(&kept_lock);
+    *q->prev_kept = q->next_kept;
+    if (q->next_kept != NULL)
+        q->next_kept->prev_kept = q->prev_kept;
+    pthread_mutex_unlock(&kept_lock);
     pthread_mutex_lock(&q->keeper_lock);
     q->keeper_stop = 1;
     pthread_cond_signal(&q->keeper_cond);
