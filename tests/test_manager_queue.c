@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1050,6 +1051,44 @@ START_TEST(redis_negative_qsize_is_a_lie)
     waitpid(liar, NULL, 0);
 }
 END_TEST
+
+/* Redis stops answering (the proxy between is stopped) while the handle's
+ * renewal thread is in its call, holding the handle: a get still ends
+ * within the documented bound, its timeout plus 11 s. */
+START_TEST(redis_hung_server_bounds_a_get)
+{
+    ON_BACKEND();
+    mproc_manager_shutdown(m);
+    int port;
+    proxy_fd = proxy_listener(&port);
+    proxy_to = redis[on].port[0];
+    pid_t px = fork_child(proxy_main, NULL);
+    close(proxy_fd);
+    char addr[64];
+    snprintf(addr, sizeof addr, "redis://127.0.0.1:%d", port);
+    const char *pw = redis[on].password;
+    ck_assert_int_eq(mproc_manager_connect(&m, addr, pw, strlen(pw)), 0);
+    mproc_rqueue_t *q;
+    void *d;
+    ck_assert_int_eq(mproc_manager_queue(m, "hung", 0, &q), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "a", 1, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0), 0); /* the renewal thread starts */
+    free(d);
+    ck_assert_int_eq(kill(px, SIGSTOP), 0);
+    /* not synchronisation: time for the thread (renewing every second) to
+     * be inside a call that cannot end, most likely, when the get starts */
+    struct timespec ts = { 1, 500000000L };
+    nanosleep(&ts, NULL);
+    double t0 = now();
+    ck_assert_int_lt(mproc_rqueue_get(q, &d, NULL, 0.2), 0);
+    double took = now() - t0;
+    ck_assert_msg(took < 0.2 + 11 + 2.5, "get(0.2) on a hung server took %.1f s", took);
+    kill(px, SIGKILL);
+    waitpid(px, NULL, 0);
+    mproc_rqueue_close(q);
+    mproc_manager_shutdown(m);
+}
+END_TEST
 #endif
 
 #ifdef HAVE_HIREDIS
@@ -1112,6 +1151,7 @@ int main(void)
     tcase_add_loop_test(tr, redis_reaper_skips_a_foreign_key, ON_REDIS, BACKENDS);
     tcase_add_loop_test(tr, redis_blocking_get_in_a_decimal_comma_locale, ON_REDIS, ON_REDIS + 1);
     tcase_add_test(tr, redis_negative_qsize_is_a_lie);
+    tcase_add_loop_test(tr, redis_hung_server_bounds_a_get, ON_REDIS, ON_REDIS + 1);
     suite_add_tcase(s, tr);
 #endif
     TCase *tj = tcase_create("journal");
