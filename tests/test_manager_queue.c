@@ -10,7 +10,13 @@
 
 #include <mproc.h>
 
+#include <arpa/inet.h>
+#include <locale.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -681,6 +687,411 @@ END_TEST
 #endif
 
 #ifdef HAVE_HIREDIS
+/* A proxy on loopback between the client and Redis (a forked process):
+ * relays both ways, but the first reply from Redis that contains the bytes
+ * "lost-item" it drops, closing both connections: a get whose reply is
+ * lost after the server moved the item. Then it relays faithfully. */
+static int proxy_listener(int *port)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(l, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof a;
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(l, 8), 0);
+    ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+    *port = ntohs(a.sin_port);
+    return l;
+}
+
+static int proxy_fd, proxy_to;
+static int proxy_main(void *arg)
+{
+    (void)arg;
+    enum { PAIRS = 16 };
+    int c[PAIRS], s[PAIRS], dropped = 0;
+    for (int i = 0; i < PAIRS; i++)
+        c[i] = s[i] = -1;
+    for (;;) {
+        struct pollfd p[1 + 2 * PAIRS];
+        p[0] = (struct pollfd){ proxy_fd, POLLIN, 0 };
+        for (int i = 0; i < PAIRS; i++) {
+            p[1 + 2 * i] = (struct pollfd){ c[i], POLLIN, 0 };
+            p[2 + 2 * i] = (struct pollfd){ s[i], POLLIN, 0 };
+        }
+        if (poll(p, 1 + 2 * PAIRS, -1) < 0)
+            return 4;
+        if (p[0].revents) {
+            int i = 0;
+            while (i < PAIRS && c[i] >= 0)
+                i++;
+            if (i == PAIRS)
+                return 5;
+            c[i] = accept(proxy_fd, NULL, NULL);
+            s[i] = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)proxy_to),
+                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+            if (c[i] < 0 || s[i] < 0 || connect(s[i], (struct sockaddr *)&a, sizeof a) != 0)
+                return 3;
+        }
+        for (int i = 0; i < PAIRS; i++)
+            for (int from = 0; from < 2 && c[i] >= 0; from++) {
+                if (!p[1 + 2 * i + from].revents)
+                    continue;
+                char buf[65536];
+                ssize_t n = read(from == 0 ? c[i] : s[i], buf, sizeof buf);
+                int drop = from == 1 && !dropped && n > 0 && memmem(buf, (size_t)n, "lost-item", 9) != NULL;
+                dropped |= drop;
+                if (n <= 0 || drop || write(from == 0 ? s[i] : c[i], buf, (size_t)n) != n) {
+                    close(c[i]);
+                    close(s[i]);
+                    c[i] = s[i] = -1;
+                }
+            }
+    }
+}
+
+/* A get whose reply never arrives (the connection breaks after Redis moved
+ * the item): the item is not the caller's. The handle's next call puts it
+ * back at the front, so the next get returns it, and the task_done after
+ * it acknowledges the item the caller got, never the unseen one. */
+START_TEST(redis_lost_get_reply_is_undone)
+{
+    ON_BACKEND();
+    mproc_manager_shutdown(m);
+    int port;
+    proxy_fd = proxy_listener(&port);
+    proxy_to = redis[on].port[0];
+    pid_t px = fork_child(proxy_main, NULL);
+    close(proxy_fd);
+    char addr[64];
+    snprintf(addr, sizeof addr, "redis://127.0.0.1:%d", port);
+    const char *pw = redis[on].password;
+    ck_assert_int_eq(mproc_manager_connect(&m, addr, pw, strlen(pw)), 0);
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "lost", 0, &q), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "lost-item", 9, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "second", 6, 0), 0);
+    void *d;
+    size_t len;
+    ck_assert_int_lt(mproc_rqueue_get(q, &d, &len, 0), 0); /* the reply was dropped */
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, 0), 0);
+    ck_assert_uint_eq(len, 9);
+    ck_assert_int_eq(memcmp(d, "lost-item", 9), 0);
+    free(d);
+    ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, &len, 0), 0);
+    ck_assert_uint_eq(len, 6);
+    free(d);
+    ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_join(q, 5), 0);
+    mproc_rqueue_close(q);
+    kill(px, SIGKILL);
+    waitpid(px, NULL, 0);
+    stop_backend();
+}
+END_TEST
+
+/* Every non-empty processing list belongs to a registered consumer (one
+ * the reaper will visit): nothing is stranded. */
+static void nothing_stranded(const char *name)
+{
+    char out[4096], keys[4096];
+    char k[128];
+    snprintf(k, sizeof k, "mproc:queue:{%s}:items", name);
+    ADMIN(keys, k, "KEYS mproc:queue:{%s}:proc:*", name);
+    for (char *save = NULL, *key = strtok_r(keys, "\n", &save); key != NULL; key = strtok_r(NULL, "\n", &save)) {
+        ADMIN(out, k, "TYPE %s", key);
+        if (strcmp(out, "list") != 0)
+            continue;
+        const char *id = strrchr(key, ':') + 1;
+        ADMIN(out, k, "SISMEMBER mproc:queue:{%s}:consumers %s", name, id);
+        ck_assert_msg(strcmp(out, "1") == 0, "%s holds items, its consumer is not registered", key);
+    }
+}
+
+/* A consumer reaped between two calls (its liveness key gone, another
+ * handle reaped it) whose next get moves an item: it is registered again,
+ * so the item is not stranded in a list nobody would reap. */
+START_TEST(redis_reaped_consumer_strands_nothing)
+{
+    ON_BACKEND();
+    mproc_rqueue_t *q, *other;
+    char out[4096], id[64];
+    ck_assert_int_eq(mproc_manager_queue(m, "strand", 0, &q), 0);
+    ADMIN(id, "mproc:queue:{strand}:items", "SMEMBERS mproc:queue:{strand}:consumers");
+    ck_assert_uint_eq(strlen(id), 32);
+    ck_assert_int_eq(mproc_manager_queue(m, "strand", 0, &other), 0);
+    ck_assert_int_eq(mproc_rqueue_put(other, "x", 1, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_put(other, "y", 1, 0), 0);
+    size_t n;
+    /* q holds nothing, so no thread renews it: its liveness key goes, other
+     * reaps it; then q's get (renewed moments ago: a plain LMOVE first) */
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ADMIN(out, "mproc:queue:{strand}:items", "DEL mproc:queue:{strand}:live:%s", id);
+    ck_assert_int_eq(mproc_rqueue_qsize(other, &n), 0);
+    ADMIN(out, "mproc:queue:{strand}:items", "SISMEMBER mproc:queue:{strand}:consumers %s", id);
+    ck_assert_str_eq(out, "0");
+    void *d;
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0), 0);
+    free(d);
+    nothing_stranded("strand");
+    ADMIN(out, "mproc:queue:{strand}:items", "SISMEMBER mproc:queue:{strand}:consumers %s", id);
+    ck_assert_str_eq(out, "1");
+    ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0), 0);
+    free(d);
+    ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_join(other, 5), 0);
+    mproc_rqueue_close(other);
+    mproc_rqueue_close(q);
+    stop_backend();
+}
+END_TEST
+
+/* A consumer stopped while it held two items, reaped meanwhile (the items
+ * went back to the queue), then going on: its two task_done calls for the
+ * items it held before are MPROC_EOVERFLOW and acknowledge nothing, not
+ * the item it got since. */
+static int reaped_holder(void *arg)
+{
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, arg, 0, &q) != 0)
+        return 2;
+    int v;
+    if (get_int(q, &v, 0) != 0 || v != 1 || get_int(q, &v, 0) != 0 || v != 2)
+        return 3;
+    if (write(fds[1], "g", 1) != 1)
+        return 4;
+    char c;
+    if (read(fds[0], &c, 1) != 1) /* the parent stopped and reaped us meanwhile */
+        return 5;
+    if (get_int(q, &v, 0) != 0 || v != 1) /* redelivered */
+        return 6;
+    if (mproc_rqueue_task_done(q) != MPROC_EOVERFLOW || mproc_rqueue_task_done(q) != MPROC_EOVERFLOW)
+        return 7;
+    if (mproc_rqueue_task_done(q) != 0) /* the redelivered 1 */
+        return 8;
+    for (int want = 2; want <= 3; want++)
+        if (get_int(q, &v, 0) != 0 || v != want || mproc_rqueue_task_done(q) != 0)
+            return 9;
+    if (mproc_rqueue_task_done(q) != MPROC_EOVERFLOW)
+        return 10;
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+START_TEST(redis_reaped_consumer_acknowledges_nothing_newer)
+{
+    ON_BACKEND();
+    int up[2], down[2];
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    fds[0] = down[0];
+    fds[1] = up[1];
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(m, "newer", 0, &q), 0);
+    for (int i = 1; i <= 3; i++)
+        ck_assert_int_eq(mproc_rqueue_put(q, &i, sizeof i, 0), 0);
+    pid_t h = fork_child(reaped_holder, "newer");
+    char c, out[4096];
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    /* stopped, its liveness key gone, reaped by this handle */
+    ck_assert_int_eq(kill(h, SIGSTOP), 0);
+    int st;
+    ck_assert_int_eq(waitpid(h, &st, WUNTRACED), h);
+    char keys[4096];
+    ADMIN(keys, "mproc:queue:{newer}:items", "KEYS mproc:queue:{newer}:live:*");
+    for (char *save = NULL, *k = strtok_r(keys, "\n", &save); k != NULL; k = strtok_r(NULL, "\n", &save))
+        ADMIN(out, "mproc:queue:{newer}:items", "DEL %s", k);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(kill(h, SIGCONT), 0);
+    ck_assert_int_eq(write(down[1], "x", 1), 1);
+    ck_assert_int_eq(wait_child(h, 30), 0);
+    ck_assert_int_eq(mproc_rqueue_join(q, 5), 0);
+    mproc_rqueue_close(q);
+    close(up[0]);
+    close(up[1]);
+    close(down[0]);
+    close(down[1]);
+    stop_backend();
+}
+END_TEST
+
+/* A consumers-set member whose processing list is some other kind of key
+ * (not the reaper's own marker): the reaper drops the member and leaves
+ * the key alone; the queue goes on working. */
+START_TEST(redis_reaper_skips_a_foreign_key)
+{
+    ON_BACKEND();
+    mproc_rqueue_t *q;
+    char out[256];
+    ck_assert_int_eq(mproc_manager_queue(m, "odd", 0, &q), 0);
+    ADMIN(out, "mproc:queue:{odd}:items", "SADD mproc:queue:{odd}:consumers bogus");
+    ADMIN(out, "mproc:queue:{odd}:items", "HSET mproc:queue:{odd}:proc:bogus f v");
+    ck_assert_int_eq(mproc_rqueue_put(q, "a", 1, 0), 0);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ADMIN(out, "mproc:queue:{odd}:items", "SISMEMBER mproc:queue:{odd}:consumers bogus");
+    ck_assert_str_eq(out, "0");
+    ADMIN(out, "mproc:queue:{odd}:items", "HGET mproc:queue:{odd}:proc:bogus f");
+    ck_assert_str_eq(out, "v");
+    void *d;
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0), 0);
+    free(d);
+    ck_assert_int_eq(mproc_rqueue_task_done(q), 0);
+    ck_assert_int_eq(mproc_rqueue_join(q, 5), 0);
+    mproc_rqueue_close(q);
+    stop_backend();
+}
+END_TEST
+
+/* A process whose numbers are written with a decimal comma: a get that
+ * waits still speaks Redis's syntax (the BLMOVE timeout). The locale is
+ * built with localedef into a temporary directory; without one the check
+ * is skipped. */
+START_TEST(redis_blocking_get_in_a_decimal_comma_locale)
+{
+    ON_BACKEND();
+    char dir[] = "/tmp/mproc-locale-XXXXXX", cmd[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", dir);
+    int made = system(cmd) == 0;
+    setenv("LOCPATH", dir, 1);
+    char dec[16] = "";
+    if (made && setlocale(LC_NUMERIC, "de_DE.UTF-8") != NULL)
+        snprintf(dec, sizeof dec, "%.1f", 0.5);
+    if (strcmp(dec, "0,5") != 0) {
+        fprintf(stderr, "test_manager_queue: no decimal-comma locale could be made: skipped\n");
+    } else {
+        mproc_rqueue_t *q;
+        void *d;
+        ck_assert_int_eq(mproc_manager_queue(m, "comma", 0, &q), 0);
+        ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0.3), MPROC_EEMPTY);
+        ck_assert_int_eq(mproc_rqueue_put(q, "a", 1, 0), 0);
+        ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0.3), 0);
+        free(d);
+        mproc_rqueue_close(q);
+    }
+    setlocale(LC_NUMERIC, "C");
+    unsetenv("LOCPATH");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    stop_backend();
+}
+END_TEST
+
+/* A server that lies: a Redis look-alike answering every command (each
+ * arrives in one read: the client waits for each reply) as if standalone,
+ * and a queue's length as -5. */
+static int liar_main(void *arg)
+{
+    (void)arg;
+    enum { CONNS = 16 };
+    int c[CONNS];
+    for (int i = 0; i < CONNS; i++)
+        c[i] = -1;
+    for (;;) {
+        struct pollfd p[1 + CONNS];
+        p[0] = (struct pollfd){ proxy_fd, POLLIN, 0 };
+        for (int i = 0; i < CONNS; i++)
+            p[1 + i] = (struct pollfd){ c[i], POLLIN, 0 };
+        if (poll(p, 1 + CONNS, -1) < 0)
+            return 4;
+        if (p[0].revents) {
+            int i = 0;
+            while (i < CONNS && c[i] >= 0)
+                i++;
+            if (i == CONNS || (c[i] = accept(proxy_fd, NULL, NULL)) < 0)
+                return 3;
+        }
+        for (int i = 0; i < CONNS; i++) {
+            if (c[i] < 0 || !p[1 + i].revents)
+                continue;
+            char buf[65536];
+            ssize_t n = read(c[i], buf, sizeof buf);
+            const char *reply = ":0\r\n";
+            if (n > 0 && memmem(buf, (size_t)n, "CLUSTER", 7) != NULL)
+                reply = "-ERR This instance has cluster support disabled\r\n";
+            else if (n > 0 && memmem(buf, (size_t)n, "qsize", 5) != NULL)
+                reply = ":-5\r\n";
+            else if (n > 0 && memmem(buf, (size_t)n, "EVAL", 4) == NULL)
+                reply = "+OK\r\n";
+            if (n <= 0 || write(c[i], reply, strlen(reply)) != (ssize_t)strlen(reply)) {
+                close(c[i]);
+                c[i] = -1;
+            }
+        }
+    }
+}
+
+/* qsize: a negative length from the server is a lie (MPROC_EPROTO), not a
+ * huge count. */
+START_TEST(redis_negative_qsize_is_a_lie)
+{
+    int port;
+    proxy_fd = proxy_listener(&port);
+    pid_t liar = fork_child(liar_main, NULL);
+    close(proxy_fd);
+    char addr[64];
+    snprintf(addr, sizeof addr, "redis://127.0.0.1:%d", port);
+    mproc_manager_t *lm;
+    ck_assert_int_eq(mproc_manager_connect(&lm, addr, NULL, 0), 0);
+    mproc_rqueue_t *q;
+    ck_assert_int_eq(mproc_manager_queue(lm, "lie", 0, &q), 0);
+    size_t n = 7;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), MPROC_EPROTO);
+    ck_assert_uint_eq(n, 7);
+    mproc_rqueue_close(q);
+    mproc_manager_close(lm);
+    kill(liar, SIGKILL);
+    waitpid(liar, NULL, 0);
+}
+END_TEST
+
+/* Redis stops answering (the proxy between is stopped) while the handle's
+ * renewal thread is in its call, holding the handle: a get still ends
+ * within the documented bound, its timeout plus 11 s. */
+START_TEST(redis_hung_server_bounds_a_get)
+{
+    ON_BACKEND();
+    mproc_manager_shutdown(m);
+    int port;
+    proxy_fd = proxy_listener(&port);
+    proxy_to = redis[on].port[0];
+    pid_t px = fork_child(proxy_main, NULL);
+    close(proxy_fd);
+    char addr[64];
+    snprintf(addr, sizeof addr, "redis://127.0.0.1:%d", port);
+    const char *pw = redis[on].password;
+    ck_assert_int_eq(mproc_manager_connect(&m, addr, pw, strlen(pw)), 0);
+    mproc_rqueue_t *q;
+    void *d;
+    ck_assert_int_eq(mproc_manager_queue(m, "hung", 0, &q), 0);
+    ck_assert_int_eq(mproc_rqueue_put(q, "a", 1, 0), 0);
+    ck_assert_int_eq(mproc_rqueue_get(q, &d, NULL, 0), 0); /* the renewal thread starts */
+    free(d);
+    ck_assert_int_eq(kill(px, SIGSTOP), 0);
+    /* not synchronisation: time for the thread (renewing every second) to
+     * be inside a call that cannot end, most likely, when the get starts */
+    struct timespec ts = { 1, 500000000L };
+    nanosleep(&ts, NULL);
+    double t0 = now();
+    ck_assert_int_lt(mproc_rqueue_get(q, &d, NULL, 0.2), 0);
+    double took = now() - t0;
+    ck_assert_msg(took < 0.2 + 11 + 2.5, "get(0.2) on a hung server took %.1f s", took);
+    kill(px, SIGKILL);
+    waitpid(px, NULL, 0);
+    mproc_rqueue_close(q);
+    mproc_manager_shutdown(m);
+}
+END_TEST
+#endif
+
+#ifdef HAVE_HIREDIS
 static pid_t main_pid;
 
 static void stop_redis(void)
@@ -734,6 +1145,13 @@ int main(void)
     tcase_add_loop_test(tr, redis_layout_is_as_documented, ON_REDIS, BACKENDS);
     tcase_add_loop_test(tr, redis_wrong_types_and_names, ON_REDIS, BACKENDS);
     tcase_add_loop_test(tr, redis_live_consumer_keeps_its_item_past_the_ttl, ON_REDIS, ON_REDIS + 1);
+    tcase_add_loop_test(tr, redis_lost_get_reply_is_undone, ON_REDIS, ON_REDIS + 1);
+    tcase_add_loop_test(tr, redis_reaped_consumer_strands_nothing, ON_REDIS, BACKENDS);
+    tcase_add_loop_test(tr, redis_reaped_consumer_acknowledges_nothing_newer, ON_REDIS, ON_REDIS + 1);
+    tcase_add_loop_test(tr, redis_reaper_skips_a_foreign_key, ON_REDIS, BACKENDS);
+    tcase_add_loop_test(tr, redis_blocking_get_in_a_decimal_comma_locale, ON_REDIS, ON_REDIS + 1);
+    tcase_add_test(tr, redis_negative_qsize_is_a_lie);
+    tcase_add_loop_test(tr, redis_hung_server_bounds_a_get, ON_REDIS, ON_REDIS + 1);
     suite_add_tcase(s, tr);
 #endif
     TCase *tj = tcase_create("journal");

@@ -205,13 +205,16 @@ MPROC_API int mproc_manager_shm(mproc_manager_t *m, mproc_shm_t **blk, size_t si
  * a blocked get waits in BLMOVE (woken as soon as an item arrives); a put on
  * a full queue and join poll, with a pause growing from 1 to 50 ms (Redis
  * has no blocking push), so room or completion is seen within 50 ms; a
- * blocking call ends at most 10 s (one round trip's bound) past its timeout.
+ * blocking call ends at most 11 s past its timeout (one round trip's 10 s
+ * bound, and up to 1 s waiting for the handle's renewal thread).
  * Each queue handle has a connection of its own, so a blocked call
  * holds up neither the Manager handle nor other queues; one call at a time
  * per queue handle (calls from several threads take turns). A child forked
  * after the handle was made gets its own connection on its first call, and
  * none of the parent's unacknowledged items (on Redis: a consumer id of its
- * own, and a thread of its own that keeps it alive).
+ * own, and a thread of its own that keeps it alive once it has got an item;
+ * a process runs no thread for a handle it has never got an item from, and
+ * a fork() waits until such a thread is between renewals, at most 1 s).
  *
  * Delivery is at least once: an item got by a process that dies (or whose
  * handle closes) before its task_done goes back to the front of the queue,
@@ -227,16 +230,20 @@ MPROC_API int mproc_manager_shm(mproc_manager_t *m, mproc_shm_t **blk, size_t si
  * On Redis (docs/redis-layout.md, "Queues": the keys and scripts, so that a
  * worker in another language can join): the reliable-queue pattern. Each
  * handle is a consumer with a random id, a processing list that a get moves
- * the item into, and a liveness key with a 5 s TTL that every call renews
- * and that a thread of the handle renews every second while the handle is
+ * the item into, and a liveness key with a 5 s TTL that a call renews
+ * (unless renewed less than 0.5 s before) and that, once the handle has got
+ * an item, a thread of the handle renews every second while the handle is
  * idle (so a live consumer keeps its items however long). When a consumer's
  * process dies the key expires, and the next reap by any handle of the queue
- * (each does one every second, a blocked get between its 1 s waits, join
- * and qsize at every call) returns its items to the front: redelivery within
- * about 6 s of the death. A process stopped for longer than the TTL counts
- * as dead too (its items are redelivered: at least once). Close returns the
- * handle's items at once. Every operation is one Lua script, atomic on the
- * server; a queue's keys share one cluster slot. */
+ * (the renewal thread every second, a blocked get between its 1 s waits, a
+ * get finding the queue empty, join and qsize at every call; not a put
+ * waiting on a full queue) returns its items to the front: redelivery within
+ * about 6 s of the death while some handle reaps. A process stopped for
+ * longer than the TTL counts as dead too: its items are redelivered (at
+ * least once), and its task_done calls for the gets it made before are
+ * MPROC_EOVERFLOW, acknowledging nothing. Close returns the handle's items
+ * at once. Every change is one command (a get's LMOVE or BLMOVE) or one Lua
+ * script, atomic on the server; a queue's keys share one cluster slot. */
 typedef struct mproc_rqueue mproc_rqueue_t;
 
 /* Gets or creates the queue name (1 to 255 bytes) on m's server (or Redis)
@@ -256,17 +263,21 @@ MPROC_API int mproc_rqueue_put(mproc_rqueue_t *q, const void *data, size_t len, 
  * it), *len may be NULL. The item stays this handle's, unacknowledged, until
  * mproc_rqueue_task_done. MPROC_EEMPTY: nothing came in time; MPROC_EINVAL;
  * a connection error (then the item, if one was taken, goes back: on
- * mproc's server at once; on Redis it stays the handle's, unseen, until the
- * handle closes or its process ends). */
+ * mproc's server at once; on Redis to the front of the queue at the
+ * handle's next call, or when it closes or its process ends). */
 MPROC_API int mproc_rqueue_get(mproc_rqueue_t *q, void **data, size_t *len, double timeout);
 /* Acknowledges this handle's oldest unacknowledged get. MPROC_EOVERFLOW:
- * none; MPROC_EINVAL. */
+ * none (on Redis also: that get's item was taken back when the consumer
+ * was reaped, see above; nothing is acknowledged); MPROC_EINVAL; a
+ * connection error (on Redis the acknowledgement may have been made:
+ * calling task_done again is safe, it is MPROC_EOVERFLOW if it was). */
 MPROC_API int mproc_rqueue_task_done(mproc_rqueue_t *q);
 /* 0 once every item put has been task_done (puts minus task_dones is 0,
  * counted on the server). MPROC_ETIMEDOUT; MPROC_EINVAL. */
 MPROC_API int mproc_rqueue_join(mproc_rqueue_t *q, double timeout);
 /* *n: the items waiting (not those held by live consumers; an item returned
- * after its consumer's death counts again). */
+ * after its consumer's death counts again). MPROC_EINVAL; MPROC_EPROTO (a
+ * length below 0); a connection error. */
 MPROC_API int mproc_rqueue_qsize(mproc_rqueue_t *q, size_t *n);
 /* Closes the handle's connection and frees it; its unacknowledged items go
  * back to the front of the queue (on Redis: if Redis cannot be reached,

@@ -5,15 +5,22 @@
  *
  * On Redis (redis_queue.c) nothing ends with the connection: the handle is a
  * consumer with a random id and a liveness key that expires unless renewed.
- * Every call renews it; a thread of the handle's renews it while the handle
- * is idle, so a live consumer keeps its items however long it holds them;
- * close returns the items at once. */
+ * A call renews it (unless it was renewed less than
+ * MPROC__REDIS_QUEUE_FRESH ago); once the handle has got an item, a thread
+ * of the handle's renews it while the handle is idle, so a live consumer
+ * keeps its items however long it holds them; close returns the items at
+ * once. The handle counts the gets it holds unacknowledged ("held"), so
+ * that a get whose reply was lost (the item moved, the caller never saw it)
+ * can be undone, and a task_done after the consumer was reaped acknowledges
+ * nothing rather than a newer item. */
 #include "manager/client.h"
 
 #ifdef HAVE_HIREDIS
 #include "manager/redis.h" /* the queue operations only the Redis backend has */
 #else
 #define MPROC__REDIS_QUEUE_FRESH 0.0 /* never used: without hiredis no handle is a Redis one */
+#define MPROC__REDIS_QUEUE_FRESH_BIT 1
+#define MPROC__OP_QUEUE_RELEASE (-1u)
 #endif
 
 #include <math.h>
@@ -37,9 +44,17 @@ struct mproc_rqueue {
     char consumer[33];
     double renewed; /* monotonic time of the last call that renewed the liveness key
                        (under lock): 0 never */
-    pthread_t keeper;
+    /* Redis only, under lock: gets the caller holds unacknowledged; of those,
+     * the oldest "lost" were taken back by the reaper (task_done for them is
+     * MPROC_EOVERFLOW); resync: a get's reply was lost, so the processing
+     * list may end with items the caller never saw */
+    long long held, lost;
+    int resync;
+    pthread_t keeper; /* started by the first get that succeeds in this process */
     int keeper_running;
     int keeper_stop;                /* under keeper_lock */
+    int keeper_busy, keeper_paused; /* under keeper_lock: in a call; a fork is being made */
+    mproc_rqueue_t *next_kept, **prev_kept; /* in kept_handles while its keeper runs */
     pthread_mutex_t keeper_lock;
     pthread_cond_t keeper_cond;     /* CLOCK_MONOTONIC */
 };
@@ -60,6 +75,35 @@ static int new_consumer_id(char out[33])
 }
 
 #ifdef HAVE_HIREDIS
+/* Redis: the request's held count and flags (under lock). */
+static void prepare(mproc_rqueue_t *q, mproc__mgr_req_t *req, int fresh)
+{
+    if (req->op == MPROC__OP_QUEUE_OPEN)
+        return;
+    req->num = q->held - q->lost;
+    req->num2 = (fresh ? MPROC__REDIS_QUEUE_FRESH_BIT : 0) | (q->resync ? MPROC__REDIS_QUEUE_RESYNC_BIT : 0);
+}
+
+/* Redis: the held count after a call that ended with r (under lock). */
+static void settle(mproc_rqueue_t *q, const mproc__mgr_req_t *req, const mproc__mgr_res_t *res, int r)
+{
+    int done = r == 0 || r == MPROC_EEMPTY || r == MPROC_EFULL || r == MPROC_ETIMEDOUT || r == MPROC_EOVERFLOW;
+    if (res->n)
+        q->lost = q->held; /* reaped: all it held went back to the queue */
+    if (done && (req->num2 & MPROC__REDIS_QUEUE_RESYNC_BIT))
+        q->resync = 0; /* the script ran: the unseen items went back */
+    if (req->op == MPROC__OP_QUEUE_GET) {
+        if (r == 0)
+            q->held++;
+        else if (r != MPROC_EEMPTY)
+            q->resync = 1; /* the item may have moved without the caller seeing it */
+    } else if (req->op == MPROC__OP_QUEUE_TASK_DONE && (r == 0 || (r == MPROC_EOVERFLOW && q->held > 0))) {
+        if (r != 0 && q->lost > 0)
+            q->lost--;
+        q->held--;
+    }
+}
+
 /* Renews the handle's liveness every MPROC__REDIS_QUEUE_SLICE while it is
  * idle. When a call holds the handle (trylock fails) that call renews it
  * itself, so the keeper never queues up behind a blocked get. */
@@ -76,22 +120,76 @@ static void *keeper_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        if (pthread_cond_timedwait(&q->keeper_cond, &q->keeper_lock, &ts) != ETIMEDOUT || q->keeper_stop)
+        if (pthread_cond_timedwait(&q->keeper_cond, &q->keeper_lock, &ts) != ETIMEDOUT || q->keeper_stop ||
+            q->keeper_paused)
             continue;
+        q->keeper_busy = 1; /* a fork waits until the call is over */
         pthread_mutex_unlock(&q->keeper_lock);
         if (pthread_mutex_trylock(&q->lock) == 0) {
             mproc__mgr_req_t req = { .op = MPROC__OP_QUEUE_KEEPALIVE, .name = q->name, .nlen = q->nlen,
                                      .key = q->consumer, .klen = MPROC__REDIS_CONSUMER_ID_LEN };
             mproc__mgr_res_t res = { 0 };
             double t = mproc__monotonic();
-            if (q->backend->call(q->state, &req, &res) == 0) /* a failure: the next call reconnects */
+            prepare(q, &req, 0);
+            int r = q->backend->call(q->state, &req, &res); /* a failure: the next call reconnects */
+            settle(q, &req, &res, r);
+            if (r == 0)
                 q->renewed = t;
             pthread_mutex_unlock(&q->lock);
         }
         pthread_mutex_lock(&q->keeper_lock);
+        q->keeper_busy = 0;
+        pthread_cond_broadcast(&q->keeper_cond);
     }
     pthread_mutex_unlock(&q->keeper_lock);
     return NULL;
+}
+
+/* fork() while a keeper is inside its call would give the child a copy of
+ * the handle's lock held, and of hiredis's (and, under some allocators,
+ * malloc's) state half changed by a thread the child does not have. So a
+ * fork first pauses every keeper of the process between calls (waiting at
+ * most one keeper call, MPROC__REDIS_QUEUE_KEEP_BOUND), and lets them go on
+ * after. */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static mproc_rqueue_t *kept_handles; /* under kept_lock */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&kept_lock); /* held across the fork: the list stays as it is */
+    for (mproc_rqueue_t *q = kept_handles; q != NULL; q = q->next_kept) {
+        pthread_mutex_lock(&q->keeper_lock);
+        q->keeper_paused = 1;
+        while (q->keeper_busy)
+            pthread_cond_wait(&q->keeper_cond, &q->keeper_lock);
+        pthread_mutex_unlock(&q->keeper_lock);
+    }
+}
+
+static void fork_parent(void)
+{
+    for (mproc_rqueue_t *q = kept_handles; q != NULL; q = q->next_kept) {
+        pthread_mutex_lock(&q->keeper_lock);
+        q->keeper_paused = 0;
+        pthread_mutex_unlock(&q->keeper_lock);
+    }
+    pthread_mutex_unlock(&kept_lock);
+}
+
+/* In the child no keeper runs: the handles make their own when they need
+ * one (call()). */
+static void atfork_child(void)
+{
+    for (mproc_rqueue_t *q = kept_handles; q != NULL; q = q->next_kept)
+        q->keeper_paused = 0;
+    kept_handles = NULL;
+    pthread_mutex_unlock(&kept_lock); /* locked by this (the forking) thread */
+}
+
+static void atfork_install(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, atfork_child);
 }
 
 /* Makes the keeper's lock and condition and starts it. 0 or a negative code. */
@@ -103,8 +201,18 @@ static int keeper_start(mproc_rqueue_t *q)
     pthread_cond_init(&q->keeper_cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&q->keeper_lock, NULL);
-    q->keeper_stop = 0;
+    q->keeper_stop = q->keeper_busy = q->keeper_paused = 0;
+    pthread_once(&atfork_once, atfork_install);
+    pthread_mutex_lock(&kept_lock); /* no fork while the thread starts */
     int r = pthread_create(&q->keeper, NULL, keeper_main, q);
+    if (r == 0) {
+        q->next_kept = kept_handles;
+        q->prev_kept = &kept_handles;
+        if (kept_handles != NULL)
+            kept_handles->prev_kept = &q->next_kept;
+        kept_handles = q;
+    }
+    pthread_mutex_unlock(&kept_lock);
     if (r != 0) {
         pthread_cond_destroy(&q->keeper_cond);
         pthread_mutex_destroy(&q->keeper_lock);
@@ -118,6 +226,11 @@ static void keeper_stop(mproc_rqueue_t *q)
 {
     if (!q->keeper_running)
         return;
+    pthread_mutex_lock(&kept_lock);
+    *q->prev_kept = q->next_kept;
+    if (q->next_kept != NULL)
+        q->next_kept->prev_kept = q->prev_kept;
+    pthread_mutex_unlock(&kept_lock);
     pthread_mutex_lock(&q->keeper_lock);
     q->keeper_stop = 1;
     pthread_cond_signal(&q->keeper_cond);
@@ -143,6 +256,14 @@ static void redis_release(mproc_rqueue_t *q)
 }
 #else
 /* Built without hiredis: no handle is ever a Redis one. */
+static void prepare(mproc_rqueue_t *q, mproc__mgr_req_t *req, int fresh)
+{
+    (void)q, (void)req, (void)fresh;
+}
+static void settle(mproc_rqueue_t *q, const mproc__mgr_req_t *req, const mproc__mgr_res_t *res, int r)
+{
+    (void)q, (void)req, (void)res, (void)r;
+}
 static int keeper_start(mproc_rqueue_t *q)
 {
     (void)q;
@@ -157,8 +278,11 @@ static void redis_release(mproc_rqueue_t *q)
 /* One operation under the handle's lock. In a child forked after the handle
  * was made, the connection is the parent's: the backend drops its copy and
  * the child connects anew (the lock is made anew: only the forking thread
- * came along). On Redis the child is a consumer of its own, with a keeper
- * of its own (the parent's thread did not come along either). */
+ * came along). On Redis the child is a consumer of its own, holding
+ * nothing, with no keeper until it gets an item (the parent's thread did
+ * not come along either). A process that has never got an item from the
+ * handle runs no thread for it, so forking it never copies a lock or
+ * allocator state that another thread of it held. */
 static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res)
 {
     mproc__mgr_res_t ignored = { 0 };
@@ -169,9 +293,9 @@ static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res)
         if (q->redis) {
             q->keeper_running = 0;
             q->renewed = 0; /* a consumer of its own, not yet registered */
+            q->held = q->lost = 0;
+            q->resync = 0;
             int r = new_consumer_id(q->consumer);
-            if (r == 0)
-                r = keeper_start(q);
             if (r != 0) {
                 q->pid = 0; /* try again at the next call */
                 return r;
@@ -183,18 +307,36 @@ static int call(mproc_rqueue_t *q, mproc__mgr_req_t *req, mproc__mgr_res_t *res)
     pthread_mutex_lock(&q->lock);
     double t = 0;
     if (q->redis) {
+        if (req->op == MPROC__OP_QUEUE_TASK_DONE && q->lost > 0) {
+            /* the oldest held get was taken back by the reaper */
+            q->lost--;
+            q->held--;
+            pthread_mutex_unlock(&q->lock);
+            return MPROC_EOVERFLOW;
+        }
         req->key = q->consumer;
         req->klen = sizeof q->consumer - 1;
         t = mproc__monotonic();
-        req->num2 = q->renewed > 0 && t - q->renewed < MPROC__REDIS_QUEUE_FRESH;
+        prepare(q, req, q->renewed > 0 && t - q->renewed < MPROC__REDIS_QUEUE_FRESH);
     }
-    int r = q->backend->call(q->state, req, res != NULL ? res : &ignored);
-    /* a call not told it need not renew did (the time taken before the
-     * call: the key was renewed no earlier than that); one told so may not
-     * have, and must not push the time on */
-    if (q->redis && !req->num2 &&
-        (r == 0 || r == MPROC_EEMPTY || r == MPROC_EFULL || r == MPROC_ETIMEDOUT || r == MPROC_EOVERFLOW))
-        q->renewed = t;
+    if (res == NULL)
+        res = &ignored;
+    res->n = 0;
+    int r = q->backend->call(q->state, req, res);
+    if (q->redis) {
+        settle(q, req, res, r);
+        /* a call not told it need not renew did (the time taken before the
+         * call: the key was renewed no earlier than that); one told so may
+         * not have, and must not push the time on */
+        if (!(req->num2 & MPROC__REDIS_QUEUE_FRESH_BIT) &&
+            (r == 0 || r == MPROC_EEMPTY || r == MPROC_EFULL || r == MPROC_ETIMEDOUT || r == MPROC_EOVERFLOW))
+            q->renewed = t;
+        /* the first item this process holds: from now on a thread renews
+         * the liveness while the handle is idle (failing to start, it is
+         * tried again at the next call; meanwhile calls renew) */
+        if (q->held > q->lost && !q->keeper_running && req->op != MPROC__OP_QUEUE_RELEASE)
+            keeper_start(q);
+    }
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -232,8 +374,6 @@ int mproc_manager_queue(mproc_manager_t *m, const char *name, size_t maxsize, mp
     if (r == 0) {
         mproc__mgr_req_t req = { .op = MPROC__OP_QUEUE_OPEN, .num = (int64_t)maxsize };
         r = call(q, &req, NULL);
-        if (r == 0 && q->redis)
-            r = keeper_start(q);
         if (r != 0)
             b->close(q->state);
     }

@@ -95,12 +95,23 @@ enum { MPROC__OP_QUEUE_KEEPALIVE = 0x6e, MPROC__OP_QUEUE_RELEASE = 0x6f };
  * at most this long (seconds). */
 #define MPROC__REDIS_QUEUE_SLICE 1.0
 /* One queue operation (MPROC__REDIS_QUEUE_OP(q->op)); q->key is the
- * handle's consumer id; q->num2 != 0 says the handle renewed its liveness
- * less than MPROC__REDIS_QUEUE_FRESH seconds ago, so this call need not
- * (the key has most of its TTL left; a get then tries a plain LMOVE first).
- * A call with num2 0 renews it. A call waits at most its timeout plus the usual bound of one
- * round trip. 0 or a negative code. */
+ * handle's consumer id; q->num (but for open) the number of its gets the
+ * handle holds unacknowledged on the server. q->num2's bits:
+ * MPROC__REDIS_QUEUE_FRESH_BIT the handle renewed its liveness less than
+ * MPROC__REDIS_QUEUE_FRESH seconds ago, so this call need not (the key has
+ * most of its TTL left; a get then tries a plain LMOVE first); a call
+ * without it renews. MPROC__REDIS_QUEUE_RESYNC_BIT: a get's reply was lost,
+ * so items beyond q->num at the new end of the processing list were never
+ * seen: they go back to the front of the queue first. res->n is set to 1
+ * when the handle's consumer was found reaped (the items it held went back
+ * to the queue; it is registered anew and the operation ran as if it held
+ * none). A call waits at most its timeout plus the usual bound of one
+ * round trip (KEEPALIVE: MPROC__REDIS_QUEUE_KEEP_BOUND). 0 or a negative
+ * code. */
 #define MPROC__REDIS_QUEUE_FRESH 0.5
+#define MPROC__REDIS_QUEUE_FRESH_BIT 1
+#define MPROC__REDIS_QUEUE_RESYNC_BIT 2
+#define MPROC__REDIS_QUEUE_KEEP_BOUND 1.0
 int mproc__redis_queue_call(mproc__redis_t *r, const mproc__mgr_req_t *q, mproc__mgr_res_t *res);
 
 #endif
