@@ -11,6 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
+int remove_tree(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) == 0)
+        return 0;
+    fprintf(stderr, "could not remove %s\n", dir);
+    return -1;
+}
+
 const char *test_name(const char *tag)
 {
     static char names[8][96];

@@ -17,6 +17,8 @@
 
 /* A fresh object name unique to this process, e.g. "mproc-test-123-lock-4". */
 const char *test_name(const char *tag);
+/* Removes directory dir and everything in it: 0, or -1 (said on stderr). */
+int remove_tree(const char *dir);
 /* Zeroed anonymous shared memory, inherited by children forked afterwards. */
 void *shared_alloc(size_t size);
 

@@ -369,6 +369,14 @@ int redis_restart(test_redis_t *r, int i, int keep_down)
     return keep_down ? 0 : start_node(r, i, 0);
 }
 
+int redis_manager_connect(test_redis_t *r, mproc_manager_t **m)
+{
+    if (redis_flush(r) != 0)
+        return -1;
+    const char *pw = r->password;
+    return mproc_manager_connect(m, r->address, pw[0] ? pw : NULL, strlen(pw));
+}
+
 int redis_flush(test_redis_t *r)
 {
     for (int i = 0; i < r->nodes; i++)

@@ -39,6 +39,10 @@ void redis_stop(test_redis_t *r);
 int redis_restart(test_redis_t *r, int i, int keep_down);
 /* FLUSHALL on every master. 0 or -1. */
 int redis_flush(test_redis_t *r);
+/* Empties r (redis_flush) and connects a Manager handle to it, with its
+ * password if it has one: mproc_manager_connect's result. */
+struct mproc_manager;
+int redis_manager_connect(test_redis_t *r, struct mproc_manager **m);
 /* Runs a command (printf-like, as redisCommand) on the node of r that
  * holds key's slot (or on the only node); the reply as text into out
  * (arrays as their elements, one per line; errors as "ERR ..."); 0 or -1. */

@@ -55,9 +55,7 @@ static int start_backend(int b)
         fprintf(stderr, "test_manager: skipped on %s: redis-server not available\n", backend_name[b]);
         return 0;
     }
-    ck_assert_int_eq(redis_flush(&redis[b]), 0);
-    const char *pw = redis[b].password;
-    ck_assert_int_eq(mproc_manager_connect(&mgr, redis[b].address, pw[0] ? pw : NULL, strlen(pw)), 0);
+    ck_assert_int_eq(redis_manager_connect(&redis[b], &mgr), 0);
     return 1;
 #else
     fprintf(stderr, "test_manager: skipped on %s: built without hiredis\n", backend_name[b]);

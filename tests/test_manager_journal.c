@@ -31,10 +31,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    remove_tree(dir);
 }
 
 /* Starts the daemon on the journal with the fsync policy (and a

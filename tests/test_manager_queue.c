@@ -51,9 +51,7 @@ static int start_backend(int b)
         fprintf(stderr, "test_manager_queue: skipped on %s: redis-server not available\n", backend_name[b]);
         return 0;
     }
-    ck_assert_int_eq(redis_flush(&redis[b]), 0);
-    const char *pw = redis[b].password;
-    ck_assert_int_eq(mproc_manager_connect(&m, redis[b].address, pw[0] ? pw : NULL, strlen(pw)), 0);
+    ck_assert_int_eq(redis_manager_connect(&redis[b], &m), 0);
     return 1;
 #else
     fprintf(stderr, "test_manager_queue: skipped on %s: built without hiredis\n", backend_name[b]);
@@ -532,9 +530,7 @@ START_TEST(journal_keeps_queues_across_sigkill)
     mproc_manager_close(jm);
     kill(d, SIGTERM);
     ck_assert_int_eq(wait_child(d, 20), 0);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", jdir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(remove_tree(jdir), 0);
 }
 END_TEST
 
@@ -978,8 +974,7 @@ START_TEST(redis_blocking_get_in_a_decimal_comma_locale)
     }
     setlocale(LC_NUMERIC, "C");
     unsetenv("LOCPATH");
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(remove_tree(dir), 0);
     stop_backend();
 }
 END_TEST

@@ -123,13 +123,6 @@ static void make_dir(char *dir)
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
-static void remove_dir(const char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
 /* Defect 1: under a 64-descriptor limit, 100 connections that never speak
  * neither keep a real client out nor spin the server. */
 START_TEST(silent_flood_under_descriptor_limit)
@@ -165,7 +158,7 @@ START_TEST(silent_flood_under_descriptor_limit)
     for (int i = 0; i < 100; i++)
         close(silent[i]);
     daemon_stop(pid);
-    remove_dir(dir);
+    ck_assert_int_eq(remove_tree(dir), 0);
 }
 END_TEST
 
@@ -253,7 +246,7 @@ START_TEST(keyless_unix_socket_refuses_other_users)
         mproc_manager_close(m);
         daemon_stop(pid);
     }
-    remove_dir(dir);
+    ck_assert_int_eq(remove_tree(dir), 0);
 }
 END_TEST
 
@@ -482,7 +475,7 @@ START_TEST(snapshot_does_not_follow_a_planted_symlink)
     ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
     fclose(f);
     ck_assert_str_eq(buf, "precious");
-    remove_dir(dir);
+    ck_assert_int_eq(remove_tree(dir), 0);
 }
 END_TEST
 
