@@ -172,6 +172,8 @@ static void journal_rates(int fsync, const char *label)
         printf("  %-40s %8.0f ops/s (%.0f..%.0f)\n", what, r[RUNS / 2], r[0], r[RUNS - 1]);
         check(mproc_manager_shutdown(m), "shutdown");
         unlink(path);
+        snprintf(path, sizeof path, "%s/journal.lock", dir); /* the server's lock beside it */
+        unlink(path);
         rmdir(dir);
     }
 }

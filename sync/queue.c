@@ -211,15 +211,26 @@ static uint32_t prepare_armed(mproc__waitq_t *wq)
     return seq;
 }
 
-/* committed_sc: the caller's change was a sequentially consistent store
- * (queue_store.c's commit of a put or a FIFO get), which with the
- * sequentially consistent load below needs no fence between them. */
-static void wake_armed(mproc__waitq_t *wq, int committed_sc)
+/* Orders the caller's change to the queue, made under the mutex it has just
+ * unlocked, before its look at the sleepers: the waker's half of the Dekker
+ * pair with prepare_armed. On x86 the unlock of a robust mutex is a locked
+ * exchange of its word (it must see the waiters bit), which is a full
+ * barrier: a second one per message (the commit as a locked store) cost
+ * 6-15% of 1P/1C throughput in paired runs here. Elsewhere, the fence.
+ * (A missed wake-up would cost a sleeper its 0.5 s slice, never a hang.) */
+static inline void fence_after_unlock(void)
 {
-    /* Otherwise the fence orders the caller's change (a release store)
-     * before the look at the sleepers, as in mproc__waitq_wake. */
-    if (!committed_sc)
-        atomic_thread_fence(memory_order_seq_cst);
+#if defined(__x86_64__) || defined(__i386__)
+    atomic_signal_fence(memory_order_seq_cst); /* the compiler's half only */
+#else
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+/* Called right after unlocking the queue's mutex, the change made. */
+static void wake_armed(mproc__waitq_t *wq)
+{
+    fence_after_unlock();
     uint32_t s = atomic_load(&wq->sleepers);
     for (;;) {
         if (SLEEPER_COUNT(s) == 0 || (s & (ARMED | WAKING)) == 0)
@@ -380,7 +391,7 @@ int mproc_queue_put_prio(mproc_queue_t *queue, const void *data, size_t len, int
             queue_store_put(q, data, len, priority);
             pthread_mutex_unlock(m);
             MPROC__CRASH(QUEUE_PUT_UNLOCKED);
-            wake_armed(&q->not_empty, 1);
+            wake_armed(&q->not_empty);
             return 0;
         }
         if (r == MPROC_ETIMEDOUT || d.kind == MPROC__NOWAIT) {
@@ -436,7 +447,7 @@ static int get(struct queue_shared *q, void **buf, size_t cap, size_t *len, doub
             queue_store_take(q, &e);
             pthread_mutex_unlock(m);
             MPROC__CRASH(QUEUE_GET_UNLOCKED);
-            wake_armed(&q->not_full, q->order == MPROC_FIFO);
+            wake_armed(&q->not_full);
             return 0;
         }
         if (atomic_load(&q->shutdown)) {

@@ -31,13 +31,13 @@ static void publish(_Atomic uint64_t *word, uint64_t value)
     atomic_store_explicit(word, value, memory_order_release);
 }
 
-/* The commit of a put, and of a FIFO get: sequentially consistent, not just
- * release, because the wake-up that follows it (queue.c) must not read the
- * sleeper count before this store is visible. On x86 this one locked store
- * replaces a plain store plus a full fence. */
+/* The commit of a put, and of a FIFO get: release, like publish. The
+ * wake-up that follows must not read the sleeper count before this store is
+ * visible; queue.c's fence_after_unlock orders the two, after the unlock
+ * that comes between them (a locked instruction here, not a second one). */
 static void commit(_Atomic uint64_t *word, uint64_t value)
 {
-    atomic_store_explicit(word, value, memory_order_seq_cst);
+    atomic_store_explicit(word, value, memory_order_release);
 }
 
 /* ---- layout ---- */
@@ -275,9 +275,8 @@ static void indexed_put(struct queue_shared *q, const void *data, size_t len, in
     }
     uint64_t seq = q->next_seq++;
     write_record(q, offset, pad, data, len, seq, prio);
-    /* The commit, as in FIFO (sequentially consistent for the same wake-up
-     * reason); the index and the byte count are derived and rebuilt by
-     * recovery if we die before them. */
+    /* The commit, as in FIFO; the index and the byte count are derived and
+     * rebuilt by recovery if we die before them. */
     commit(&q->tail, WORD(COUNT(tail) + 1, (offset + size) % q->capacity));
     MPROC__CRASH(QUEUE_PUT_COMMITTED);
     struct queue_entry e = { offset, (uint32_t)len, seq, prio };
