@@ -41,7 +41,7 @@ set grid
 set key top left
 set datafile missing "-"
 set xtics ("16" 16, "64" 64, "256" 256, "1K" 1024, "4K" 4096, "16K" 16384, "64K" 65536)
-plot "$data" using 1:6 with linespoints lw 2 dt 2 title "bare SPSC ring (64-byte slots)", \
+plot "$data" using 1:6 with linespoints lw 2 dt 2 title "bare SPSC ring (fixed slots, spinning)", \
      "$data" using 1:2 with linespoints lw 2 title "mproc Queue", \
      "$data" using 1:7 with linespoints lw 2 title 'Boost.Interprocess message\_queue', \
      "$data" using 1:3 with linespoints lw 2 title "POSIX mq", \
