@@ -475,6 +475,11 @@ void queue_store_recover(struct queue_shared *q)
 
 uint32_t queue_store_used(const struct queue_shared *q)
 {
+    /* LIFO/PRIORITY: the queued records, not head..tail with the holes
+     * gets left between them (what the capacity rule counts too). A
+     * snapshot taken without the mutex: relaxed. */
+    if (q->index_cap != 0)
+        return (uint32_t)__atomic_load_n(&index_extra((struct queue_shared *)q)->live_bytes, __ATOMIC_RELAXED);
     uint64_t head = load(&q->head);
     return used_bytes(q, head, load(&q->tail));
 }

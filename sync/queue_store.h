@@ -81,7 +81,8 @@ pthread_mutex_t *queue_store_get_mutex(struct queue_shared *q);
 uint32_t queue_store_items(const struct queue_shared *q);
 uint32_t queue_store_puts(const struct queue_shared *q);
 
-/* Ring bytes in use now (a snapshot). */
+/* Ring bytes the queued messages take now (a snapshot; LIFO/PRIORITY: their
+ * records, without the holes between them). */
 uint32_t queue_store_used(const struct queue_shared *q);
 /* The largest message that fits in an empty queue. */
 size_t queue_store_max_message(const struct queue_shared *q);

@@ -97,6 +97,25 @@ START_TEST(info_shows_type_specific_state)
     ck_assert_ptr_nonnull(strstr(output, "\"order\": \"lifo\", \"items\": 2, \"maxsize\": 9, \"bytes_used\": 80"));
     ck_assert_ptr_nonnull(strstr(output, "\"unfinished\": 2}"));
 
+    /* bytes_used counts the queued records, not the hole a PRIORITY get
+     * leaves in the middle of the ring (80, not 120) */
+    const char *prio_name = test_name("infoprio");
+    mproc_queue_t *pq;
+    mproc_queue_opts_t po = { .order = MPROC_PRIORITY };
+    ck_assert_int_eq(mproc_queue_create(&pq, prio_name, &po), 0);
+    ck_assert_int_eq(mproc_queue_put_prio(pq, "x", 1, 1, 0), 0);
+    ck_assert_int_eq(mproc_queue_put_prio(pq, "y", 1, 0, 0), 0);
+    ck_assert_int_eq(mproc_queue_put_prio(pq, "z", 1, 1, 0), 0);
+    char got[8];
+    size_t n;
+    ck_assert_int_eq(mproc_queue_get(pq, got, sizeof got, &n, 0), 0);
+    ck_assert_int_eq(got[0], 'y');
+    snprintf(args, sizeof args, "info --json /%s", prio_name);
+    ck_assert_int_eq(tool(args), 0);
+    ck_assert_ptr_nonnull(strstr(output, "\"items\": 2, \"maxsize\": 0, \"bytes_used\": 80"));
+    mproc_queue_close(pq);
+    mproc_unlink(prio_name);
+
     snprintf(args, sizeof args, "info %s", value_name);
     ck_assert_int_eq(tool(args), 0);
     ck_assert_ptr_nonnull(strstr(output, "typecode     d\n"));
