@@ -54,37 +54,46 @@ static void only_changed(const struct fifo *f, const unsigned char *before, size
     ck_assert_mem_eq(now + field + 8, before + field + 8, f->size - field - 8);
 }
 
-START_TEST(a_consumers_recovery_writes_only_the_consumers_cached_tail)
+static uint64_t word_at(const struct fifo *f, size_t at)
+{
+    uint64_t w;
+    memcpy(&w, (const unsigned char *)f->q + at, sizeof w);
+    return w;
+}
+
+/* One side's recovery, on a queue where that side's cached word (at `own`)
+ * is stale and the other side's (at `other`) holds a sentinel: afterwards
+ * only `own` has changed, to the side's view of the other's word (at
+ * `source`). */
+static void recovery_writes_only(void (*recover)(struct queue_shared *), size_t own, size_t other,
+                                 size_t source)
 {
     struct fifo f = new_fifo();
-    f.q->head_seen = SENTINEL; /* the producers' own: never to be touched */
-    f.q->tail_seen = 0;        /* stale: recovery refreshes it */
+    uint64_t sentinel = SENTINEL, stale = 0;
+    memcpy((unsigned char *)f.q + other, &sentinel, sizeof sentinel);
+    memcpy((unsigned char *)f.q + own, &stale, sizeof stale);
     unsigned char *before = malloc(f.size);
     ck_assert_ptr_nonnull(before);
     memcpy(before, f.q, f.size);
-    queue_store_recover_get(f.q);
-    only_changed(&f, before, offsetof(struct queue_shared, tail_seen));
-    ck_assert_uint_eq(f.q->head_seen, SENTINEL);
-    ck_assert_uint_eq(f.q->tail_seen, atomic_load(&f.q->tail));
+    recover(f.q);
+    only_changed(&f, before, own);
+    ck_assert_uint_eq(word_at(&f, other), SENTINEL);
+    ck_assert_uint_eq(word_at(&f, own), word_at(&f, source));
     free(before);
     free(f.q);
+}
+
+START_TEST(a_consumers_recovery_writes_only_the_consumers_cached_tail)
+{
+    recovery_writes_only(queue_store_recover_get, offsetof(struct queue_shared, tail_seen),
+                         offsetof(struct queue_shared, head_seen), offsetof(struct queue_shared, tail));
 }
 END_TEST
 
 START_TEST(a_producers_recovery_writes_only_the_producers_cached_head)
 {
-    struct fifo f = new_fifo();
-    f.q->tail_seen = SENTINEL; /* the consumers' own: never to be touched */
-    f.q->head_seen = 0;        /* stale: recovery refreshes it */
-    unsigned char *before = malloc(f.size);
-    ck_assert_ptr_nonnull(before);
-    memcpy(before, f.q, f.size);
-    queue_store_recover_put(f.q);
-    only_changed(&f, before, offsetof(struct queue_shared, head_seen));
-    ck_assert_uint_eq(f.q->tail_seen, SENTINEL);
-    ck_assert_uint_eq(f.q->head_seen, atomic_load(&f.q->head));
-    free(before);
-    free(f.q);
+    recovery_writes_only(queue_store_recover_put, offsetof(struct queue_shared, head_seen),
+                         offsetof(struct queue_shared, tail_seen), offsetof(struct queue_shared, head));
 }
 END_TEST
 
