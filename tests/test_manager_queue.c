@@ -1123,16 +1123,15 @@ int main(void)
     Suite *s = suite_create("manager_queue");
     TCase *tc = tcase_create("backends");
     tcase_set_timeout(tc, 120);
-    /* every body on every backend; the long ones (joins of many
-     * processes, the soak, the latency) on the cluster only where the
-     * cluster adds something (routing: the basic test and a redelivery) */
+    /* every body on every backend, the cluster included (routing: every
+     * key of a queue in one slot, the blocking get on the slot's master) */
     tcase_add_loop_test(tc, fifo_bounds_and_errors, 0, BACKENDS);
-    tcase_add_loop_test(tc, timeouts_within_bounds, 0, ON_REDIS_CLUSTER);
-    tcase_add_loop_test(tc, blocked_put_completes_when_room_comes, 0, ON_REDIS_CLUSTER);
-    tcase_add_loop_test(tc, join_with_four_consumers, 0, ON_REDIS_CLUSTER);
+    tcase_add_loop_test(tc, timeouts_within_bounds, 0, BACKENDS);
+    tcase_add_loop_test(tc, blocked_put_completes_when_room_comes, 0, BACKENDS);
+    tcase_add_loop_test(tc, join_with_four_consumers, 0, BACKENDS);
     tcase_add_loop_test(tc, killed_consumer_item_redelivered, 0, BACKENDS);
-    tcase_add_loop_test(tc, random_kills_lose_nothing, 0, ON_REDIS_CLUSTER);
-    tcase_add_loop_test(tc, blocked_get_wakes_at_once, 0, ON_REDIS_CLUSTER);
+    tcase_add_loop_test(tc, random_kills_lose_nothing, 0, BACKENDS);
+    tcase_add_loop_test(tc, blocked_get_wakes_at_once, 0, BACKENDS);
     suite_add_tcase(s, tc);
 #ifdef HAVE_HIREDIS
     TCase *tr = tcase_create("redis");
