@@ -626,6 +626,35 @@ START_TEST(redis_wrong_types_and_names)
 }
 END_TEST
 
+/* A child that tells the parent when it holds its items and then waits
+ * for the parent's word: a pipe each way, the child's ends in fds. */
+struct talk {
+    int up[2], down[2];
+};
+
+static void talk_open(struct talk *t)
+{
+    ck_assert_int_eq(pipe(t->up), 0);
+    ck_assert_int_eq(pipe(t->down), 0);
+    fds[0] = t->down[0];
+    fds[1] = t->up[1];
+}
+
+static void talk_close(struct talk *t)
+{
+    close(t->up[0]);
+    close(t->up[1]);
+    close(t->down[0]);
+    close(t->down[1]);
+}
+
+/* In the child: 0 once it has told the parent and heard back. */
+static int child_holds_and_waits(void)
+{
+    char c;
+    return write(fds[1], "g", 1) == 1 && read(fds[0], &c, 1) == 1 ? 0 : -1;
+}
+
 /* A consumer that lives keeps its item past the liveness TTL (5 s): its
  * handle's thread renews the key while the process does nothing with it. */
 static int idle_holder(void *arg)
@@ -637,11 +666,8 @@ static int idle_holder(void *arg)
     if (mproc_rqueue_get(q, &d, NULL, 5) != 0)
         return 3;
     free(d);
-    if (write(fds[1], "g", 1) != 1)
+    if (child_holds_and_waits() != 0) /* the parent says when */
         return 4;
-    char c;
-    if (read(fds[0], &c, 1) != 1) /* the parent says when */
-        return 5;
     if (mproc_rqueue_task_done(q) != 0)
         return 6;
     mproc_rqueue_close(q);
@@ -651,17 +677,14 @@ static int idle_holder(void *arg)
 START_TEST(redis_live_consumer_keeps_its_item_past_the_ttl)
 {
     ON_BACKEND();
-    int up[2], down[2];
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    fds[0] = down[0];
-    fds[1] = up[1];
+    struct talk t;
+    talk_open(&t);
     mproc_rqueue_t *q;
     ck_assert_int_eq(mproc_manager_queue(m, "keep", 0, &q), 0);
     ck_assert_int_eq(mproc_rqueue_put(q, "k", 1, 0), 0);
     pid_t h = fork_child(idle_holder, "keep");
     char c;
-    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    ck_assert_int_eq(read(t.up[0], &c, 1), 1);
     /* longer than the TTL with nobody calling anything on the holder's handle,
      * while this one reaps (a get that waits, in slices) */
     void *d;
@@ -669,14 +692,11 @@ START_TEST(redis_live_consumer_keeps_its_item_past_the_ttl)
     size_t n;
     ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
     ck_assert_uint_eq(n, 0);
-    ck_assert_int_eq(write(down[1], "x", 1), 1);
+    ck_assert_int_eq(write(t.down[1], "x", 1), 1);
     ck_assert_int_eq(wait_child(h, 30), 0);
     ck_assert_int_eq(mproc_rqueue_join(q, 5), 0);
     mproc_rqueue_close(q);
-    close(up[0]);
-    close(up[1]);
-    close(down[0]);
-    close(down[1]);
+    talk_close(&t);
     stop_backend();
 }
 END_TEST
@@ -747,13 +767,10 @@ static int proxy_main(void *arg)
     }
 }
 
-/* A get whose reply never arrives (the connection breaks after Redis moved
- * the item): the item is not the caller's. The handle's next call puts it
- * back at the front, so the next get returns it, and the task_done after
- * it acknowledges the item the caller got, never the unseen one. */
-START_TEST(redis_lost_get_reply_is_undone)
+/* Replaces the test's handle with one that reaches the backend's Redis
+ * through a forked proxy_main; the proxy's pid. */
+static pid_t connect_through_proxy(void)
 {
-    ON_BACKEND();
     mproc_manager_shutdown(m);
     int port;
     proxy_fd = proxy_listener(&port);
@@ -764,6 +781,17 @@ START_TEST(redis_lost_get_reply_is_undone)
     snprintf(addr, sizeof addr, "redis://127.0.0.1:%d", port);
     const char *pw = redis[on].password;
     ck_assert_int_eq(mproc_manager_connect(&m, addr, pw, strlen(pw)), 0);
+    return px;
+}
+
+/* A get whose reply never arrives (the connection breaks after Redis moved
+ * the item): the item is not the caller's. The handle's next call puts it
+ * back at the front, so the next get returns it, and the task_done after
+ * it acknowledges the item the caller got, never the unseen one. */
+START_TEST(redis_lost_get_reply_is_undone)
+{
+    ON_BACKEND();
+    pid_t px = connect_through_proxy();
     mproc_rqueue_t *q;
     ck_assert_int_eq(mproc_manager_queue(m, "lost", 0, &q), 0);
     ck_assert_int_eq(mproc_rqueue_put(q, "lost-item", 9, 0), 0);
@@ -857,11 +885,8 @@ static int reaped_holder(void *arg)
     int v;
     if (get_int(q, &v, 0) != 0 || v != 1 || get_int(q, &v, 0) != 0 || v != 2)
         return 3;
-    if (write(fds[1], "g", 1) != 1)
+    if (child_holds_and_waits() != 0) /* the parent stopped and reaped us meanwhile */
         return 4;
-    char c;
-    if (read(fds[0], &c, 1) != 1) /* the parent stopped and reaped us meanwhile */
-        return 5;
     if (get_int(q, &v, 0) != 0 || v != 1) /* redelivered */
         return 6;
     if (mproc_rqueue_task_done(q) != MPROC_EOVERFLOW || mproc_rqueue_task_done(q) != MPROC_EOVERFLOW)
@@ -880,18 +905,15 @@ static int reaped_holder(void *arg)
 START_TEST(redis_reaped_consumer_acknowledges_nothing_newer)
 {
     ON_BACKEND();
-    int up[2], down[2];
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    fds[0] = down[0];
-    fds[1] = up[1];
+    struct talk t;
+    talk_open(&t);
     mproc_rqueue_t *q;
     ck_assert_int_eq(mproc_manager_queue(m, "newer", 0, &q), 0);
     for (int i = 1; i <= 3; i++)
         ck_assert_int_eq(mproc_rqueue_put(q, &i, sizeof i, 0), 0);
     pid_t h = fork_child(reaped_holder, "newer");
     char c, out[4096];
-    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    ck_assert_int_eq(read(t.up[0], &c, 1), 1);
     /* stopped, its liveness key gone, reaped by this handle */
     ck_assert_int_eq(kill(h, SIGSTOP), 0);
     int st;
@@ -904,14 +926,11 @@ START_TEST(redis_reaped_consumer_acknowledges_nothing_newer)
     ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
     ck_assert_uint_eq(n, 3);
     ck_assert_int_eq(kill(h, SIGCONT), 0);
-    ck_assert_int_eq(write(down[1], "x", 1), 1);
+    ck_assert_int_eq(write(t.down[1], "x", 1), 1);
     ck_assert_int_eq(wait_child(h, 30), 0);
     ck_assert_int_eq(mproc_rqueue_join(q, 5), 0);
     mproc_rqueue_close(q);
-    close(up[0]);
-    close(up[1]);
-    close(down[0]);
-    close(down[1]);
+    talk_close(&t);
     stop_backend();
 }
 END_TEST
@@ -1053,16 +1072,7 @@ END_TEST
 START_TEST(redis_hung_server_bounds_a_get)
 {
     ON_BACKEND();
-    mproc_manager_shutdown(m);
-    int port;
-    proxy_fd = proxy_listener(&port);
-    proxy_to = redis[on].port[0];
-    pid_t px = fork_child(proxy_main, NULL);
-    close(proxy_fd);
-    char addr[64];
-    snprintf(addr, sizeof addr, "redis://127.0.0.1:%d", port);
-    const char *pw = redis[on].password;
-    ck_assert_int_eq(mproc_manager_connect(&m, addr, pw, strlen(pw)), 0);
+    pid_t px = connect_through_proxy();
     mproc_rqueue_t *q;
     void *d;
     ck_assert_int_eq(mproc_manager_queue(m, "hung", 0, &q), 0);
