@@ -217,7 +217,9 @@ static uint32_t prepare_armed(mproc__waitq_t *wq)
  * exchange of its word (it must see the waiters bit), which is a full
  * barrier: a second one per message (the commit as a locked store) cost
  * 6-15% of 1P/1C throughput in paired runs here. Elsewhere, the fence.
- * (A missed wake-up would cost a sleeper its 0.5 s slice, never a hang.) */
+ * This rests on the queue's mutexes being robust (mproc__mutex_init): glibc
+ * may release a private, non-robust mutex with a plain store. (A missed
+ * wake-up would cost a sleeper its 0.5 s slice, never a hang.) */
 static inline void fence_after_unlock(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

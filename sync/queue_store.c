@@ -33,8 +33,9 @@ static void publish(_Atomic uint64_t *word, uint64_t value)
 
 /* The commit of a put, and of a FIFO get: release, like publish. The
  * wake-up that follows must not read the sleeper count before this store is
- * visible; queue.c's fence_after_unlock orders the two, after the unlock
- * that comes between them (a locked instruction here, not a second one). */
+ * visible; queue.c's fence_after_unlock orders the two: on x86 the unlock
+ * that comes between them is itself a locked instruction, so the commit
+ * need not be a second one. */
 static void commit(_Atomic uint64_t *word, uint64_t value)
 {
     atomic_store_explicit(word, value, memory_order_release);
