@@ -14,6 +14,8 @@
 #include <locale.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -207,6 +209,74 @@ START_TEST(blocked_put_completes_when_room_comes)
     ck_assert_int_eq(memcmp(d, "second", 6), 0);
     free(d);
     mproc_rqueue_close(q);
+    stop_backend();
+}
+END_TEST
+
+/* Threads sharing one Manager handle and one queue handle: two getters
+ * take turns on the queue handle (a get blocked on the server holds it),
+ * a putter has a queue handle of its own from the same Manager handle. The
+ * puts are paced over about 1.5 s so that on Redis the getters' handle's
+ * renewal thread (started by the first get, renewing every second) runs
+ * beside them. CI runs this case under ThreadSanitizer. */
+enum { THREAD_ITEMS = 300, THREAD_GETTERS = 2 };
+struct shared_handle {
+    mproc_rqueue_t *q, *putq;
+    _Atomic int got[THREAD_ITEMS];
+    _Atomic int failed;
+};
+
+static void *thread_getter(void *arg)
+{
+    struct shared_handle *h = arg;
+    for (;;) {
+        int v;
+        if (get_int(h->q, &v, 30) != 0 || mproc_rqueue_task_done(h->q) != 0) {
+            atomic_store(&h->failed, 1);
+            return NULL;
+        }
+        if (v < 0)
+            return NULL;
+        if (v >= THREAD_ITEMS)
+            atomic_store(&h->failed, 2);
+        else
+            atomic_fetch_add(&h->got[v], 1);
+    }
+}
+
+static void *thread_putter(void *arg)
+{
+    struct shared_handle *h = arg;
+    for (int i = 0; i < THREAD_ITEMS + THREAD_GETTERS; i++) {
+        int v = i < THREAD_ITEMS ? i : -1;
+        if (mproc_rqueue_put(h->putq, &v, sizeof v, 10) != 0)
+            atomic_store(&h->failed, 3);
+        if (i % 10 == 9)
+            nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL); /* pacing, not a wait for anyone */
+    }
+    return NULL;
+}
+
+START_TEST(threads_share_a_queue_handle)
+{
+    ON_BACKEND();
+    static struct shared_handle h;
+    memset(&h, 0, sizeof h);
+    ck_assert_int_eq(mproc_manager_queue(m, "threads", 0, &h.q), 0);
+    ck_assert_int_eq(mproc_manager_queue(m, "threads", 0, &h.putq), 0);
+    pthread_t getters[THREAD_GETTERS], putter;
+    for (int i = 0; i < THREAD_GETTERS; i++)
+        ck_assert_int_eq(pthread_create(&getters[i], NULL, thread_getter, &h), 0);
+    ck_assert_int_eq(pthread_create(&putter, NULL, thread_putter, &h), 0);
+    ck_assert_int_eq(pthread_join(putter, NULL), 0);
+    for (int i = 0; i < THREAD_GETTERS; i++)
+        ck_assert_int_eq(pthread_join(getters[i], NULL), 0);
+    ck_assert_int_eq(atomic_load(&h.failed), 0);
+    for (int i = 0; i < THREAD_ITEMS; i++)
+        ck_assert_msg(atomic_load(&h.got[i]) == 1, "item %d got %d times", i, atomic_load(&h.got[i]));
+    ck_assert_int_eq(mproc_rqueue_join(h.putq, 5), 0);
+    mproc_rqueue_close(h.putq);
+    mproc_rqueue_close(h.q);
     stop_backend();
 }
 END_TEST
@@ -1158,6 +1228,10 @@ int main(void)
     tcase_add_loop_test(tr, redis_hung_server_bounds_a_get, ON_REDIS, ON_REDIS + 1);
     suite_add_tcase(s, tr);
 #endif
+    TCase *tt = tcase_create("threads");
+    tcase_set_timeout(tt, 120);
+    tcase_add_loop_test(tt, threads_share_a_queue_handle, 0, BACKENDS);
+    suite_add_tcase(s, tt);
     TCase *tj = tcase_create("journal");
     tcase_set_timeout(tj, 120);
     tcase_add_test(tj, journal_keeps_queues_across_sigkill);
