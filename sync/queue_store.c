@@ -31,6 +31,13 @@ static void publish(_Atomic uint64_t *word, uint64_t value)
     atomic_store_explicit(word, value, memory_order_release);
 }
 
+/* LIFO/PRIORITY's byte count, written under the mutex; an atomic store
+ * (relaxed) because `mproc info` reads it without the mutex. */
+static void set_live_bytes(struct queue_shared *q, uint64_t bytes)
+{
+    __atomic_store_n(&index_extra(q)->live_bytes, bytes, __ATOMIC_RELAXED);
+}
+
 /* The commit of a put, and of a FIFO get: release, like publish. The
  * wake-up that follows must not read the sleeper count before this store is
  * visible; queue.c's fence_after_unlock orders the two: on x86 the unlock
@@ -282,7 +289,7 @@ static void indexed_put(struct queue_shared *q, const void *data, size_t len, in
     MPROC__CRASH(QUEUE_PUT_COMMITTED);
     struct queue_entry e = { offset, (uint32_t)len, seq, prio };
     index_add(q, &e);
-    index_extra(q)->live_bytes += size;
+    set_live_bytes(q, index_extra(q)->live_bytes + size);
     MPROC__CRASH(QUEUE_PUT_INDEXED);
 }
 
@@ -382,7 +389,7 @@ void queue_store_take(struct queue_shared *q, const struct queue_entry *e)
     publish(&q->head, WORD(gets, head_offset));
     MPROC__CRASH(QUEUE_GET_COMMITTED);
     index_remove_next(q);
-    index_extra(q)->live_bytes -= size;
+    set_live_bytes(q, index_extra(q)->live_bytes - size);
 }
 
 void queue_store_drain(struct queue_shared *q)
@@ -395,7 +402,7 @@ void queue_store_drain(struct queue_shared *q)
     q->tail_seen = tail;
     if (q->index_cap != 0) {
         q->index_len = 0;
-        index_extra(q)->live_bytes = 0;
+        set_live_bytes(q, 0);
     }
 }
 
@@ -455,7 +462,7 @@ void queue_store_recover(struct queue_shared *q)
         walked += size;
         offset = (offset + size) % q->capacity;
     }
-    index_extra(q)->live_bytes = live_bytes;
+    set_live_bytes(q, live_bytes);
     MPROC__CRASH(QUEUE_RECOVER_REBUILT);
     /* The head goes to the first live record, never stays on a FREE one (a
      * consumer killed after marking the head record FREE and before moving
@@ -477,8 +484,8 @@ void queue_store_recover(struct queue_shared *q)
 uint32_t queue_store_used(const struct queue_shared *q)
 {
     /* LIFO/PRIORITY: the queued records, not head..tail with the holes
-     * gets left between them (what the capacity rule counts too). A
-     * snapshot taken without the mutex: relaxed. */
+     * gets left between them and the skipped end (what the capacity rule
+     * counts too). A snapshot taken without the mutex: relaxed. */
     if (q->index_cap != 0)
         return (uint32_t)__atomic_load_n(&index_extra((struct queue_shared *)q)->live_bytes, __ATOMIC_RELAXED);
     uint64_t head = load(&q->head);

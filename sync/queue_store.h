@@ -82,7 +82,9 @@ uint32_t queue_store_items(const struct queue_shared *q);
 uint32_t queue_store_puts(const struct queue_shared *q);
 
 /* Ring bytes the queued messages take now (a snapshot; LIFO/PRIORITY: their
- * records, without the holes between them). */
+ * records, without the holes between them or the skipped end; after a
+ * holder died and before the next caller's recovery, it may be off by the
+ * one message that holder was putting or taking). */
 uint32_t queue_store_used(const struct queue_shared *q);
 /* The largest message that fits in an empty queue. */
 size_t queue_store_max_message(const struct queue_shared *q);

@@ -215,21 +215,28 @@ END_TEST
 
 /* Threads sharing one Manager handle and one queue handle: two getters
  * take turns on the queue handle (a get blocked on the server holds it),
- * a putter has a queue handle of its own from the same Manager handle. The
- * puts are paced over about 1.5 s so that on Redis the getters' handle's
- * renewal thread (started by the first get, renewing every second) runs
- * beside them. CI runs this case under ThreadSanitizer. */
+ * a putter has a queue handle of its own from the same Manager handle.
+ * Once the putter is halfway, each getter stays out of the handle for
+ * 1.5 s after its next item, so that on Redis the handle's renewal thread
+ * (started by the first get; every second it renews when it finds the
+ * handle free) makes its call while the other threads work. CI runs this
+ * case under ThreadSanitizer. */
 enum { THREAD_ITEMS = 300, THREAD_GETTERS = 2 };
 struct shared_handle {
     mproc_rqueue_t *q, *putq;
     _Atomic int got[THREAD_ITEMS];
-    _Atomic int failed;
+    _Atomic int failed, halfway;
 };
 
 static void *thread_getter(void *arg)
 {
     struct shared_handle *h = arg;
+    int paused = 0;
     for (;;) {
+        if (!paused && atomic_load(&h->halfway)) {
+            paused = 1; /* an idle window for the renewal thread, not a wait for anyone */
+            nanosleep(&(struct timespec){ 1, 500 * 1000 * 1000 }, NULL);
+        }
         int v;
         if (get_int(h->q, &v, 30) != 0 || mproc_rqueue_task_done(h->q) != 0) {
             atomic_store(&h->failed, 1);
@@ -251,6 +258,8 @@ static void *thread_putter(void *arg)
         int v = i < THREAD_ITEMS ? i : -1;
         if (mproc_rqueue_put(h->putq, &v, sizeof v, 10) != 0)
             atomic_store(&h->failed, 3);
+        if (i == THREAD_ITEMS / 2)
+            atomic_store(&h->halfway, 1);
         if (i % 10 == 9)
             nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL); /* pacing, not a wait for anyone */
     }

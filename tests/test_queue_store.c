@@ -21,8 +21,8 @@ struct fifo {
 };
 
 /* A FIFO queue in private memory (no mutexes needed: one thread), with
- * five messages put and two taken, so that head, tail and both cached
- * words are all different from 0 and from each other. */
+ * five messages put and two taken, so that head and tail are both past
+ * offset 0 and apart (the checks set both cached words themselves). */
 static struct fifo new_fifo(void)
 {
     struct fifo f = { NULL, queue_store_size(CAPACITY, 0) };
