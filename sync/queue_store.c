@@ -486,8 +486,10 @@ uint32_t queue_store_used(const struct queue_shared *q)
     /* LIFO/PRIORITY: the queued records, not head..tail with the holes
      * gets left between them and the skipped end (what the capacity rule
      * counts too). A snapshot taken without the mutex: relaxed. */
-    if (q->index_cap != 0)
-        return (uint32_t)__atomic_load_n(&index_extra((struct queue_shared *)q)->live_bytes, __ATOMIC_RELAXED);
+    if (q->index_cap != 0) {
+        const uint64_t *live = &index_extra((struct queue_shared *)q)->live_bytes;
+        return (uint32_t)__atomic_load_n(live, __ATOMIC_RELAXED);
+    }
     uint64_t head = load(&q->head);
     return used_bytes(q, head, load(&q->tail));
 }

@@ -1014,6 +1014,90 @@ START_TEST(redis_reaped_consumer_acknowledges_nothing_newer)
 }
 END_TEST
 
+/* A consumer reaped while it waits in BLMOVE (its liveness key gone,
+ * another handle's qsize reaping it): the item put next cannot land in the
+ * reaper's marker (Redis answers the blocked BLMOVE WRONGTYPE and leaves
+ * the item in the queue), the consumer registers again and gets it, and
+ * nothing is stranded. */
+static int blocked_getter(void *arg)
+{
+    mproc_rqueue_t *q;
+    if (mproc_manager_queue(m, arg, 0, &q) != 0)
+        return 2;
+    void *d;
+    size_t len;
+    if (mproc_rqueue_get(q, &d, &len, 20) != 0)
+        return 3;
+    int right = len == 4 && memcmp(d, "item", 4) == 0;
+    free(d);
+    if (!right || mproc_rqueue_task_done(q) != 0)
+        return 4;
+    mproc_rqueue_close(q);
+    return 0;
+}
+
+/* The WRONGTYPE errors the node holding `key` has answered so far. */
+static long wrongtype_errors(const char *key)
+{
+    char info[4096];
+    ADMIN(info, key, "INFO errorstats");
+    const char *at = strstr(info, "errorstat_WRONGTYPE:count=");
+    return at != NULL ? atol(at + strlen("errorstat_WRONGTYPE:count=")) : 0;
+}
+
+/* 1 when a client of the node holding `key` waits in BLMOVE. */
+static int someone_in_blmove(const char *key)
+{
+    char clients[8192];
+    ADMIN(clients, key, "CLIENT LIST");
+    return strstr(clients, "cmd=blmove") != NULL;
+}
+
+START_TEST(redis_consumer_reaped_while_blocked_gets_the_next_item)
+{
+    ON_BACKEND();
+    const char *items = "mproc:queue:{blreap}:items";
+    mproc_rqueue_t *q;
+    char mine[64], ids[256], out[256], theirs[64] = "";
+    ck_assert_int_eq(mproc_manager_queue(m, "blreap", 0, &q), 0);
+    ADMIN(mine, items, "SMEMBERS mproc:queue:{blreap}:consumers");
+    pid_t p = fork_child(blocked_getter, "blreap");
+    /* the child registered and is blocked in its get */
+    for (int tries = 0; theirs[0] == '\0'; tries++) {
+        ck_assert_int_lt(tries, 2000);
+        ADMIN(ids, items, "SMEMBERS mproc:queue:{blreap}:consumers");
+        for (char *save = NULL, *id = strtok_r(ids, "\n", &save); id != NULL; id = strtok_r(NULL, "\n", &save))
+            if (strcmp(id, mine) != 0)
+                snprintf(theirs, sizeof theirs, "%s", id);
+    }
+    /* its liveness key gone and this handle reaping it, until the reap
+     * lands while it waits in BLMOVE (between its 1 s slices it renews) */
+    for (int tries = 0;; tries++) {
+        ck_assert_int_lt(tries, 20000);
+        if (!someone_in_blmove(items))
+            continue;
+        ADMIN(out, items, "DEL mproc:queue:{blreap}:live:%s", theirs);
+        size_t n;
+        ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+        ADMIN(out, items, "TYPE mproc:queue:{blreap}:proc:%s", theirs);
+        if (strcmp(out, "string") == 0 && someone_in_blmove(items))
+            break; /* the reaper's marker in place, the child still waiting */
+    }
+    long errors = wrongtype_errors(items);
+    ck_assert_int_eq(mproc_rqueue_put(q, "item", 4, 0), 0);
+    ck_assert_int_eq(wait_child(p, 30), 0);
+    /* the blocked BLMOVE was answered WRONGTYPE (moved nothing) */
+    ck_assert_int_gt(wrongtype_errors(items), errors);
+    size_t n;
+    ck_assert_int_eq(mproc_rqueue_qsize(q, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    nothing_stranded("blreap");
+    ck_assert_int_eq(mproc_rqueue_join(q, 5), 0);
+    mproc_rqueue_close(q);
+    stop_backend();
+}
+END_TEST
+
 /* A consumers-set member whose processing list is some other kind of key
  * (not the reaper's own marker): the reaper drops the member and leaves
  * the key alone; the queue goes on working. */
@@ -1232,6 +1316,7 @@ int main(void)
     tcase_add_loop_test(tr, redis_reaped_consumer_strands_nothing, ON_REDIS, BACKENDS);
     tcase_add_loop_test(tr, redis_reaped_consumer_acknowledges_nothing_newer, ON_REDIS, ON_REDIS + 1);
     tcase_add_loop_test(tr, redis_reaper_skips_a_foreign_key, ON_REDIS, BACKENDS);
+    tcase_add_loop_test(tr, redis_consumer_reaped_while_blocked_gets_the_next_item, ON_REDIS, BACKENDS);
     tcase_add_loop_test(tr, redis_blocking_get_in_a_decimal_comma_locale, ON_REDIS, ON_REDIS + 1);
     tcase_add_test(tr, redis_negative_qsize_is_a_lie);
     tcase_add_loop_test(tr, redis_hung_server_bounds_a_get, ON_REDIS, ON_REDIS + 1);
