@@ -339,9 +339,10 @@ static void spin_while_full(struct queue_shared *q)
     spin_until(q, head_moved, gets + (want < 1 ? 1 : want > 16 ? 16 : want));
 }
 
-/* A consumer that finds the queue empty waits (while it spins) for a batch
- * when the producers are streaming, not just for one item. Taking each item
- * the moment it is committed keeps the queue in lockstep at the empty mark:
+/* A FIFO consumer that finds the queue empty waits (while it spins) for a
+ * batch when the producers are streaming, not just for one item. Taking
+ * each item the moment it is committed keeps the queue in lockstep at the
+ * empty mark:
  * the consumer reads the lines the producer has just written (the record,
  * the tail word), and the producer's next locked instruction waits for
  * them to come back; measured 1P/1C, the queue then ran at 0.4x the rate it
@@ -352,8 +353,9 @@ static void spin_while_full(struct queue_shared *q)
  * polls without a new put ends the wait at once: a lone message is not held
  * back for a batch that is not coming.
  *
- * That costs a lone message up to two poll intervals (about 0.4 us here),
- * so a thread batches only while batching pays: a wait that ends because
+ * That costs a lone message one poll interval (about 0.2 us here), and a
+ * message in a slow stream at most BATCH_WAIT_POLLS pauses (about 6 us), so
+ * a thread batches only while batching pays: a wait that ends because
  * the producers paused turns it off, and every BATCH_PROBE-th wait tries it
  * again (a wait that ends deep turns it back on). A get that finds items
  * takes one at once, and a get after a sleep is never held back. */
@@ -374,7 +376,10 @@ static int deep(const struct queue_shared *q, uint32_t items)
 
 static void spin_while_empty(struct queue_shared *q)
 {
-    int batch = batching || ++waits_since_probe % BATCH_PROBE == 0, seen = 0;
+    /* FIFO only: a LIFO get takes the newest record, which the producer has
+     * just written, however deep the queue is. */
+    int batch = q->order == MPROC_FIFO && (batching || ++waits_since_probe % BATCH_PROBE == 0);
+    int seen = 0;
     unsigned budget = spin_budget, i, next = 0, first = 0;
     uint32_t items = 0, puts = 0;
     for (i = 0; i < budget; i++, cpu_relax()) {

@@ -24,7 +24,7 @@
  *
  * Waiting: a blocking call that finds no message (or no room) polls for a
  * few microseconds before it sleeps, as long as polling has lately paid.
- * A get that finds the queue empty while producers keep putting waits,
+ * A FIFO get that finds the queue empty while producers keep putting waits,
  * while it polls, for a batch (16 KiB of records, a quarter of the
  * capacity, or half of maxsize, whichever is least) rather than taking
  * each message the moment it is committed: the queue then runs deep
