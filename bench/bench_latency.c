@@ -6,6 +6,10 @@
  * message meets an empty queue:
  *   consumer spinning:  the bare SPSC ring (bench_ring.h) and mproc Queue
  *                       (mproc_queue_get with timeout 0, retried);
+ *   consumer polling:   mproc Queue, a blocking mproc_queue_get that meets
+ *                       the message while it polls before sleeping (what a
+ *                       lone message costs a FIFO consumer that waits for
+ *                       batches: see queue.c, spin_while_empty);
  *   consumer asleep:    mproc Queue (mproc_queue_get, MPROC_FOREVER) and a
  *                       futex ping-pong (each side sleeps in FUTEX_WAIT and
  *                       wakes the other with FUTEX_WAKE), the producer
@@ -28,11 +32,12 @@
 #define GAP_US 500
 #define WARMUP 50
 
-enum { RING_SPIN, QUEUE_SPIN, QUEUE_SLEEP, FUTEX_SLEEP, MODES };
+enum { RING_SPIN, QUEUE_SPIN, QUEUE_POLL, QUEUE_SLEEP, FUTEX_SLEEP, MODES };
 
 static const char *const mode_name[MODES] = {
     [RING_SPIN] = "bare SPSC ring, consumer spinning",
     [QUEUE_SPIN] = "mproc Queue, consumer spinning",
+    [QUEUE_POLL] = "mproc Queue, consumer polling in get",
     [QUEUE_SLEEP] = "mproc Queue, consumer asleep in get",
     [FUTEX_SLEEP] = "futex ping-pong, consumer asleep",
 };
@@ -87,6 +92,7 @@ static void consumer(int mode, struct shared *sh, struct bench_ring *ring, mproc
             while (mproc_queue_get(q, msg, SIZE, &len, 0) == MPROC_EEMPTY)
                 bench_spin(&spins);
             break;
+        case QUEUE_POLL:
         case QUEUE_SLEEP:
             if (mproc_queue_get(q, msg, SIZE, &len, MPROC_FOREVER) != 0)
                 _exit(1);
@@ -121,7 +127,8 @@ static int one_round(int mode, double *sorted, int *slept)
     size_t ring_size = 0;
     struct bench_ring *ring = mode == RING_SPIN ? bench_ring_create(SIZE, 4096, &ring_size) : NULL;
     mproc_queue_t *q = NULL;
-    if ((mode == QUEUE_SPIN || mode == QUEUE_SLEEP) && mproc_queue_create(&q, NULL, NULL) != 0)
+    if ((mode == QUEUE_SPIN || mode == QUEUE_POLL || mode == QUEUE_SLEEP) &&
+        mproc_queue_create(&q, NULL, NULL) != 0)
         bench_die("mproc_queue_create");
     pid_t kid = fork();
     if (kid < 0)
@@ -154,6 +161,7 @@ static int one_round(int mode, double *sorted, int *slept)
             bench_ring_put(ring, &e, msg, SIZE);
             break;
         case QUEUE_SPIN:
+        case QUEUE_POLL:
         case QUEUE_SLEEP:
             memcpy(msg, &stamp, sizeof stamp);
             if (mproc_queue_put(q, msg, SIZE, MPROC_FOREVER) != 0)
