@@ -62,8 +62,8 @@ uint32_t mproc__waitq_prepare(mproc__waitq_t *q)
 
 int mproc__waitq_sleep(mproc__waitq_t *q, uint32_t seq, const mproc__deadline_t *d)
 {
-    if (d->kind == MPROC__NOWAIT)
-        return MPROC_ETIMEDOUT;
+    if (d->kind == MPROC__NOWAIT || (d->kind == MPROC__UNTIL && mproc__deadline_expired(d)))
+        return MPROC_ETIMEDOUT; /* no system call once the deadline has passed */
     mproc__deadline_t slice;
     mproc__deadline_init(&slice, MPROC__SLEEP_SLICE);
     int sliced = d->kind == MPROC__FOREVER || slice.at.tv_sec < d->at.tv_sec ||

@@ -307,11 +307,24 @@ static void spin_paid(unsigned polls, int paid)
     }
 }
 
-/* Polls done(q, arg) while it is false, within the budget; 1 if it came. */
-static int spin_until(struct queue_shared *q, int (*done)(struct queue_shared *, uint64_t), uint64_t arg)
+/* Spinning stops at the caller's deadline: looked at every DEADLINE_POLLS
+ * polls (a vDSO clock read, about 1.5 us apart), so a short timeout is not
+ * overrun by a whole spin budget. */
+#define DEADLINE_POLLS 64
+
+static int spin_expired(unsigned polls, const mproc__deadline_t *d)
+{
+    return polls % DEADLINE_POLLS == DEADLINE_POLLS - 1 && d->kind == MPROC__UNTIL &&
+           mproc__deadline_expired(d);
+}
+
+/* Polls done(q, arg) while it is false, within the budget and the
+ * deadline; 1 if it came. */
+static int spin_until(struct queue_shared *q, int (*done)(struct queue_shared *, uint64_t), uint64_t arg,
+                      const mproc__deadline_t *d)
 {
     unsigned budget = spin_budget;
-    for (unsigned i = 0; i < budget; i++) {
+    for (unsigned i = 0; i < budget && !spin_expired(i, d); i++) {
         if (done(q, arg)) {
             spin_paid(i, 1);
             return 1;
@@ -332,39 +345,40 @@ static int head_moved(struct queue_shared *q, uint64_t target)
     return (int32_t)((uint32_t)(head >> 32) - (uint32_t)target) >= 0;
 }
 
-static void spin_while_full(struct queue_shared *q)
+static void spin_while_full(struct queue_shared *q, const mproc__deadline_t *d)
 {
     uint32_t gets = (uint32_t)(atomic_load_explicit(&q->head, memory_order_relaxed) >> 32);
     uint32_t want = queue_store_items(q) / 8;
-    spin_until(q, head_moved, gets + (want < 1 ? 1 : want > 16 ? 16 : want));
+    spin_until(q, head_moved, gets + (want < 1 ? 1 : want > 16 ? 16 : want), d);
 }
 
 /* A FIFO consumer that finds the queue empty waits (while it spins) for a
  * batch when the producers are streaming, not just for one item. Taking
  * each item the moment it is committed keeps the queue in lockstep at the
- * empty mark:
- * the consumer reads the lines the producer has just written (the record,
- * the tail word), and the producer's next locked instruction waits for
- * them to come back; measured 1P/1C, the queue then ran at 0.4x the rate it
- * reaches when items wait a little in a deep queue (README, Benchmarks). So
- * the consumer polls only every SETTLE_POLLS pauses once items are there,
- * and goes on waiting while new puts keep arriving, until DEEP_BYTES (or a
- * quarter of the ring, or half of maxsize) are queued. A pause between two
- * polls without a new put ends the wait at once: a lone message is not held
- * back for a batch that is not coming.
+ * empty mark: the consumer reads the lines the producer has just written
+ * (the record, the tail word), and the producer's next locked instruction
+ * waits for them to come back; measured 1P/1C, the queue then ran at 0.4x
+ * the rate it reaches when items wait a little in a deep queue (README,
+ * Benchmarks). So once items are there the consumer polls only every
+ * SETTLE_POLLS pauses, and goes on waiting while new puts keep arriving,
+ * until DEEP_BYTES of records, a quarter of the ring, or half of maxsize
+ * items are queued, whichever comes first. A poll interval without a new
+ * put ends the wait at once: a lone message is not held back for a batch
+ * that is not coming.
  *
- * That costs a lone message one poll interval (about 0.2 us here), and a
- * message in a slow stream at most BATCH_WAIT_POLLS pauses (about 6 us), so
- * a thread batches only while batching pays: a wait that ends because
- * the producers paused turns it off, and every BATCH_PROBE-th wait tries it
- * again (a wait that ends deep turns it back on). A get that finds items
- * takes one at once, and a get after a sleep is never held back. */
+ * That costs a lone message one poll interval (about 0.2 us here), and the
+ * first message of a slow stream at most BATCH_WAIT_PAUSES pauses (about
+ * 6 us), so consumers batch only while batching pays: a wait that ends
+ * because the producers paused turns it off for the queue (a flag in the
+ * consumers' line, written only when it changes), and every BATCH_PROBE-th
+ * wait of a thread tries it again (a wait that ends deep turns it back
+ * on). A get that finds items takes one at once, and a get after a sleep
+ * is never held back. */
 #define DEEP_BYTES 16384u
 #define SETTLE_POLLS 8
 #define BATCH_PROBE 16
-#define BATCH_WAIT_POLLS 256
+#define BATCH_WAIT_PAUSES 256
 
-static _Thread_local int batching = 1;
 static _Thread_local unsigned waits_since_probe;
 
 /* Queued enough to stop waiting for more. */
@@ -374,15 +388,26 @@ static int deep(const struct queue_shared *q, uint32_t items)
     return queue_store_used(q) >= bytes || (q->maxsize != 0 && items >= (q->maxsize + 1) / 2);
 }
 
-static void spin_while_empty(struct queue_shared *q)
+/* The consumers' batching flag: a hint, so relaxed, and stored only when
+ * it changes (the line is the consumers' own, but every store still costs
+ * the other consumers a miss). */
+static void set_batching(struct queue_shared *q, uint32_t on)
+{
+    if (atomic_load_explicit(&q->no_batching, memory_order_relaxed) == on)
+        atomic_store_explicit(&q->no_batching, !on, memory_order_relaxed);
+}
+
+static void spin_while_empty(struct queue_shared *q, const mproc__deadline_t *d)
 {
     /* FIFO only: a LIFO get takes the newest record, which the producer has
      * just written, however deep the queue is. */
-    int batch = q->order == MPROC_FIFO && (batching || ++waits_since_probe % BATCH_PROBE == 0);
+    int batch = q->order == MPROC_FIFO &&
+                (!atomic_load_explicit(&q->no_batching, memory_order_relaxed) ||
+                 ++waits_since_probe % BATCH_PROBE == 0);
     int seen = 0;
     unsigned budget = spin_budget, i, next = 0, first = 0;
     uint32_t items = 0, puts = 0;
-    for (i = 0; i < budget; i++, cpu_relax()) {
+    for (i = 0; i < budget && !spin_expired(i, d); i++, cpu_relax()) {
         /* Before the first item, a poll per pause (latency); after it, one
          * every SETTLE_POLLS: each poll pulls the tail's line away from the
          * producer. */
@@ -397,17 +422,17 @@ static void spin_while_empty(struct queue_shared *q)
         if (!batch)
             break;
         if (deep(q, items)) {
-            batching = 1;
+            set_batching(q, 1);
             break;
         }
         uint32_t now = queue_store_puts(q);
         if (seen && now == puts) {
-            batching = 0; /* the producers paused: take what is there */
+            set_batching(q, 0); /* the producers paused: take what is there */
             break;
         }
         if (!seen)
             first = i;
-        else if (i - first >= BATCH_WAIT_POLLS)
+        else if (i - first >= BATCH_WAIT_PAUSES)
             break; /* a slow stream: hold no item back longer */
         seen = 1;
         puts = now;
@@ -420,7 +445,7 @@ static void spin_while_empty(struct queue_shared *q)
  * (the other side is usually about to move); after that, sleep on wq.
  * As wait_unlocked. */
 static int wait_once(struct queue_shared *q, pthread_mutex_t *m, int *spun,
-                     void (*spin)(struct queue_shared *), mproc__waitq_t *wq,
+                     void (*spin)(struct queue_shared *, const mproc__deadline_t *), mproc__waitq_t *wq,
                      const mproc__deadline_t *d, int (*ready)(struct queue_shared *, size_t),
                      size_t len)
 {
@@ -428,7 +453,7 @@ static int wait_once(struct queue_shared *q, pthread_mutex_t *m, int *spun,
         return wait_unlocked(q, m, wq, d, ready, len);
     *spun = 1;
     pthread_mutex_unlock(m);
-    spin(q);
+    spin(q, d);
     return lock(q, m, d) != 0 ? UNLOCKED_TIMEOUT : 0;
 }
 

@@ -281,15 +281,19 @@ static void write_record(struct queue_shared *q, uint32_t offset, uint32_t pad, 
  * for writing, a hint that fetches them exclusively while the producer goes
  * on: by the time it writes there, they are its own. Only free bytes are
  * claimed (by the producers' last look at the head, which errs on the side
- * of too few), never lines the consumers have yet to read. */
+ * of too few), never lines the consumers have yet to read; and only after
+ * records of up to CLAIM_AHEAD / 2 bytes, whose window stays ahead of the
+ * tail (a larger record's copy streams through its lines anyway). */
 #define CLAIM_AHEAD 1024u
 #define CLAIM_LINES_MAX 4u
+#define CLAIM_LOOK_EVERY 64u
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
 /* PREFETCHW is in every x86-64 AMD processor and in Intel's since
- * Broadwell (CPUID 0x80000001, ECX bit 8); elsewhere the claim is skipped.
+ * Broadwell (CPUID 0x80000001, ECX bit 8); on an x86 without it the claim
+ * is skipped (other architectures use the compiler's write prefetch).
  * Relaxed: every thread computes the same answer. */
 static int can_prefetch_for_write(void)
 {
@@ -324,11 +328,14 @@ static inline void prefetch_for_write(const void *p)
 static void claim_ahead(struct queue_shared *q, uint64_t tail, uint32_t size)
 {
     uint32_t cap = q->capacity;
-    if (cap < 4 * CLAIM_AHEAD || !can_prefetch_for_write())
-        return;
+    if (cap < 4 * CLAIM_AHEAD || size > CLAIM_AHEAD / 2 || !can_prefetch_for_write())
+        return; /* a small ring; or a large record, whose copy streams anyway */
     if (cap - used_bytes(q, q->head_seen, tail) < 2 * CLAIM_AHEAD) {
-        /* The last look at the head may be a lap old: look again (rarely:
-         * a fresh look stays good while the tail crosses the free bytes). */
+        /* The last look at the head may be a lap old: look again, but only
+         * every CLAIM_LOOK_EVERY puts, since in a queue that stays nearly
+         * full each look takes the consumers' line from them. */
+        if (COUNT(tail) % CLAIM_LOOK_EVERY != 0)
+            return;
         q->head_seen = load(&q->head);
         if (cap - used_bytes(q, q->head_seen, tail) < 2 * CLAIM_AHEAD)
             return; /* nearly full: the lines ahead are queued messages */

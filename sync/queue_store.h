@@ -28,6 +28,8 @@
 
 #include "internal.h"
 
+#include <stddef.h>
+
 /* One index entry: where a live record is, and its sort key. */
 struct queue_entry {
     uint32_t offset;
@@ -59,10 +61,18 @@ struct queue_shared {
 
     _Alignas(64) pthread_mutex_t get_mutex;
     uint64_t tail_seen;         /* consumers' last look at tail */
+    _Atomic uint32_t no_batching; /* FIFO consumers: a hint, see queue.c (in the padding) */
     _Alignas(64) _Atomic uint64_t head;  /* consumers' word */
 
     _Alignas(64) _Atomic uint64_t dones; /* pending drop << 32 | task_done calls (mod 2^32, like puts) */
 };
+
+/* no_batching lives in what was padding: the layout of every other field,
+ * and so MPROC__LAYOUT_VERSION, stays as it was (a queue made by a build
+ * without it reads 0 there: batching on). */
+_Static_assert(offsetof(struct queue_shared, no_batching) / 64 ==
+                   offsetof(struct queue_shared, get_mutex) / 64,
+               "no_batching must fit in the consumers' line");
 
 enum { SHUTDOWN_GRACEFUL = 1, SHUTDOWN_IMMEDIATE = 2 };
 

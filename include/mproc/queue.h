@@ -25,14 +25,17 @@
  * Waiting: a blocking call that finds no message (or no room) polls for a
  * few microseconds before it sleeps, as long as polling has lately paid.
  * A FIFO get that finds the queue empty while producers keep putting waits,
- * while it polls, for a batch (16 KiB of records, a quarter of the
- * capacity, or half of maxsize, whichever is least) rather than taking
- * each message the moment it is committed: the queue then runs deep
- * instead of in lockstep, where each put waits for the cache lines the get
- * has just read (see README, Benchmarks). A message that arrives alone is
- * taken once a poll interval passes without another put (under a
- * microsecond); none waits more than 256 polls (about 6 us) for a batch;
- * a get that finds messages, or one with timeout 0, takes one at once.
+ * while it polls, for a batch (until 16 KiB of records, a quarter of the
+ * capacity, or half of maxsize messages are queued, whichever comes first)
+ * rather than taking each message the moment it is committed: the queue
+ * then runs deep instead of in lockstep, where each put waits for the
+ * cache lines the get has just read (see README, Benchmarks). A message
+ * that arrives alone is taken once a poll interval passes without another
+ * put (under a microsecond); none waits more than 256 pauses of the
+ * processor (about 6 us) for a batch; a get that finds messages, or one
+ * with timeout 0, takes one at once. Polling stops at the call's deadline;
+ * a sleep that follows may end late by the kernel's timer slack (50 us by
+ * default).
  *
  * Capacity: a message takes a record of 32 bytes (the per-record overhead)
  * plus its length rounded up to a multiple of 8. In a LIFO or PRIORITY
