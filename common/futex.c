@@ -62,8 +62,16 @@ uint32_t mproc__waitq_prepare(mproc__waitq_t *q)
 
 int mproc__waitq_sleep(mproc__waitq_t *q, uint32_t seq, const mproc__deadline_t *d)
 {
-    if (d->kind == MPROC__NOWAIT || (d->kind == MPROC__UNTIL && mproc__deadline_expired(d)))
-        return MPROC_ETIMEDOUT; /* no system call once the deadline has passed */
+    if (d->kind == MPROC__NOWAIT)
+        return MPROC_ETIMEDOUT;
+    if (d->kind == MPROC__UNTIL && mproc__deadline_expired(d)) {
+        /* No system call once the deadline has passed, but the kernel's
+         * answer all the same: a wake-up since seq was read is reported
+         * (0: the caller re-checks), not swallowed as a timeout, since a
+         * caller such as Condition acts on it (cond.c hands on a grant
+         * meant for a dead waiter only when woken). */
+        return atomic_load(&q->seq) != seq ? 0 : MPROC_ETIMEDOUT;
+    }
     mproc__deadline_t slice;
     mproc__deadline_init(&slice, MPROC__SLEEP_SLICE);
     int sliced = d->kind == MPROC__FOREVER || slice.at.tv_sec < d->at.tv_sec ||

@@ -308,8 +308,8 @@ static void spin_paid(unsigned polls, int paid)
 }
 
 /* Spinning stops at the caller's deadline: looked at every DEADLINE_POLLS
- * polls (a vDSO clock read, about 1.5 us apart), so a short timeout is not
- * overrun by a whole spin budget. */
+ * polls (a vDSO clock read, about 1.5 us apart, so a spin may overrun it by
+ * that much), so a short timeout is not overrun by a whole spin budget. */
 #define DEADLINE_POLLS 64
 
 static int spin_expired(unsigned polls, const mproc__deadline_t *d)
@@ -324,7 +324,9 @@ static int spin_until(struct queue_shared *q, int (*done)(struct queue_shared *,
                       const mproc__deadline_t *d)
 {
     unsigned budget = spin_budget;
-    for (unsigned i = 0; i < budget && !spin_expired(i, d); i++) {
+    for (unsigned i = 0; i < budget; i++) {
+        if (spin_expired(i, d))
+            return 0; /* says nothing of whether polling pays */
         if (done(q, arg)) {
             spin_paid(i, 1);
             return 1;
@@ -407,7 +409,9 @@ static void spin_while_empty(struct queue_shared *q, const mproc__deadline_t *d)
     int seen = 0;
     unsigned budget = spin_budget, i, next = 0, first = 0;
     uint32_t items = 0, puts = 0;
-    for (i = 0; i < budget && !spin_expired(i, d); i++, cpu_relax()) {
+    for (i = 0; i < budget; i++, cpu_relax()) {
+        if (spin_expired(i, d))
+            return; /* says nothing of whether polling pays */
         /* Before the first item, a poll per pause (latency); after it, one
          * every SETTLE_POLLS: each poll pulls the tail's line away from the
          * producer. */

@@ -33,9 +33,9 @@
  * that arrives alone is taken once a poll interval passes without another
  * put (under a microsecond); none waits more than 256 pauses of the
  * processor (about 6 us) for a batch; a get that finds messages, or one
- * with timeout 0, takes one at once. Polling stops at the call's deadline;
- * a sleep that follows may end late by the kernel's timer slack (50 us by
- * default).
+ * with timeout 0, takes one at once. Polling stops within about 1.5 us of
+ * the call's deadline; a sleep that follows may end late by the kernel's
+ * timer slack (50 us by default).
  *
  * Capacity: a message takes a record of 32 bytes (the per-record overhead)
  * plus its length rounded up to a multiple of 8. In a LIFO or PRIORITY
